@@ -1,0 +1,111 @@
+"""The data lake: fsspec paths under one root, every file written to a temporary name and renamed.
+
+Layout (DESIGN.md): ``<source>/<collection>/<table>.parquet``,
+``<source>/<collection>/pages/<book_id>/<page_index:04d>.<ext>``, ``embeddings.zarr/``,
+``index/`` and ``analysis/``. Readers never see a half-written file: a killed run leaves at most
+a ``.tmp-*`` file beside its target, which the next writer of that target replaces.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+import polars as pl
+from fsspec.implementations.local import LocalFileSystem
+
+TMP_PREFIX = ".tmp-"
+
+
+class Lake:
+    """A lake rooted at a local folder or any fsspec URL (``s3://bucket/comix``)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.fs, path = fsspec.core.url_to_fs(str(root))
+        self.root = path.rstrip("/")
+        self.is_local = isinstance(self.fs, LocalFileSystem)
+
+    def __repr__(self) -> str:
+        return f"Lake({self.url(self.root)!r})"
+
+    # paths ---------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        for part in parts:
+            if any(segment in ("", ".", "..") for segment in part.strip("/").split("/")):
+                raise ValueError(f"unsafe lake path component: {part!r}")
+        return "/".join([self.root, *[p.strip("/") for p in parts]])
+
+    def partition_path(self, source: str, collection: str, *parts: str) -> str:
+        return self.path(source, collection, *parts)
+
+    def url(self, path: str) -> str:
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
+    def relative(self, path: str) -> str:
+        return path[len(self.root) + 1 :] if path.startswith(self.root + "/") else path
+
+    def contains(self, path: str) -> bool:
+        """True when ``path`` lies inside the lake (used to refuse writes anywhere else)."""
+        if self.is_local:
+            root = os.path.realpath(self.root)
+            return os.path.realpath(path).startswith(root + os.sep)
+        return path.startswith(self.root + "/")
+
+    def exists(self, path: str) -> bool:
+        return self.fs.exists(path)
+
+    # atomic writes -------------------------------------------------------------------------
+    @contextmanager
+    def open_atomic(self, path: str, mode: str = "wb") -> Iterator[IO[Any]]:
+        if not self.contains(path):
+            raise ValueError(f"refusing to write outside the lake: {path}")
+        parent = path.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/{TMP_PREFIX}{uuid.uuid4().hex}-{path.rsplit('/', 1)[1]}"
+        try:
+            with self.fs.open(tmp, mode) as handle:
+                yield handle
+            if self.is_local:
+                os.replace(tmp, path)
+            else:
+                self.fs.mv(tmp, path)
+        except BaseException:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+            raise
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        with self.open_atomic(path) as handle:
+            handle.write(data)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.fs.open(path, "rb") as handle:
+            return handle.read()
+
+    def write_json(self, path: str, payload: Any) -> None:
+        self.write_bytes(path, json.dumps(payload, indent=1, sort_keys=True).encode())
+
+    def read_json(self, path: str) -> Any:
+        return json.loads(self.read_bytes(path))
+
+    def write_parquet(self, path: str, frame: pl.DataFrame) -> None:
+        """Deterministic bytes for equal frames, so unchanged partitions re-materialize identically."""
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd", statistics=True)
+        self.write_bytes(path, buffer.getvalue())
+
+    def read_parquet(self, path: str) -> pl.DataFrame:
+        with self.fs.open(path, "rb") as handle:
+            return pl.read_parquet(handle)
+
+    def local_path(self, path: str) -> Path:
+        if not self.is_local:
+            raise ValueError(f"{self.url(path)} is not on the local file system")
+        return Path(path)
