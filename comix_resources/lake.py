@@ -96,7 +96,7 @@ class Lake:
         return json.loads(self.read_bytes(path))
 
     def write_parquet(self, path: str, frame: pl.DataFrame) -> None:
-        """Deterministic bytes for equal frames, so unchanged partitions re-materialize identically."""
+        """Deterministic bytes for equal frames: unchanged partitions re-materialize identically."""
         buffer = io.BytesIO()
         frame.write_parquet(buffer, compression="zstd", statistics=True)
         self.write_bytes(path, buffer.getvalue())

@@ -1,0 +1,563 @@
+"""Offline panel detector: classical computer vision with OpenCV, no model weights.
+
+The page is reduced to a mask of "ink" (everything that differs from the paper
+colour, which is estimated from the page border, so cream paper and black
+gutters work alike); closed shapes are filled so that a framed panel becomes
+one solid block whatever its art.  The filled mask is then cut recursively
+along gutters (rows or columns with next to no ink, the classical XY-cut),
+leaves are split further by connected components (slanted or irregular gutters
+that no straight line follows) and by "soft" cuts (two solid panels joined by a
+speech balloon that crosses the gutter), and boxes are scaled back to the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from comix_resources.detection.base import Box, Detection, Panel
+from comix_resources.detection.order import reading_order
+
+DETECTOR_VERSION = "1"
+
+# A region in analysis pixels: (x0, y0, x1, y1), ends exclusive.
+_Region = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _Params:
+    """Tunables converted to analysis pixels once per page."""
+
+    min_area: float
+    min_width: float
+    min_height: float
+    min_gutter: int
+    wide_gutter: int
+    solid_fill: float
+    soft_cut_fill: float
+
+
+class ContourDetector:
+    """Finds framed, irregular and borderless panels with OpenCV.
+
+    Every size is relative to the page, so the defaults hold for thumbnails and
+    600 dpi scans alike.
+    """
+
+    name = "contour"
+    version = DETECTOR_VERSION
+
+    def __init__(
+        self,
+        min_panel_fraction: float = 0.012,
+        min_panel_side: float = 0.05,
+        min_gutter_fraction: float = 0.004,
+        wide_gutter_fraction: float = 0.025,
+        analysis_size: int = 1000,
+        ink_threshold: int | None = None,
+        solid_fill: float = 0.5,
+        soft_cut_fill: float = 0.4,
+        whole_page_fraction: float = 0.95,
+    ) -> None:
+        """Configure the detector.
+
+        min_panel_fraction: smallest panel area as a fraction of the page area
+            (drops page numbers, signatures, scan specks).
+        min_panel_side: smallest panel width (height) as a fraction of the page
+            width (height), which drops thin strips such as scanner edges.
+        min_gutter_fraction: narrowest gutter, as a fraction of the page's long side.
+        wide_gutter_fraction: gap that separates two frameless panels; smaller gaps
+            are the spaces between the lines and figures of one frameless panel.
+        analysis_size: the page is resized so its long side has this many pixels.
+        ink_threshold: colour distance from the paper that counts as ink (0..255);
+            None estimates it from the paper's noise.
+        solid_fill: fraction of a region's box that its (hole-filled) ink must cover
+            for the region to count as a panel block rather than loose content.
+        soft_cut_fill: largest ink fraction of a gutter that something (a balloon,
+            an arm) crosses, for cutting two solid panels apart.
+        whole_page_fraction: a single panel that covers this much of the page is
+            reported as the whole page.
+        """
+        self.min_panel_fraction = min_panel_fraction
+        self.min_panel_side = min_panel_side
+        self.min_gutter_fraction = min_gutter_fraction
+        self.wide_gutter_fraction = wide_gutter_fraction
+        self.analysis_size = analysis_size
+        self.ink_threshold = ink_threshold
+        self.solid_fill = solid_fill
+        self.soft_cut_fill = soft_cut_fill
+        self.whole_page_fraction = whole_page_fraction
+
+    def detect(self, image: np.ndarray | Image.Image, rtl: bool = False) -> Detection:
+        """Detect panels on one page; channel order (RGB or BGR) does not matter."""
+        pixels = _as_uint8(image)
+        height, width = pixels.shape[:2]
+        # Small pages are analysed as they are: enlarging would blur the one-pixel
+        # gutters of web comics.  INTER_AREA averages halftone dots and scan
+        # grain away when shrinking.
+        scale = min(1.0, self.analysis_size / max(height, width))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = pixels if scale == 1 else cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        filled = _fill_holes(self._ink_mask(small))
+
+        found = _Segmenter(filled, self._params(filled.shape)).run()
+        # Scale back with the exact per-axis factors of the resize.
+        sx, sy = width / size[0], height / size[1]
+        corners = [
+            (
+                round(x0 * sx),
+                round(y0 * sy),
+                min(width, round(x1 * sx)),
+                min(height, round(y1 * sy)),
+            )
+            for (x0, y0, x1, y1), _ in found
+        ]
+        scores = [score for _, score in found]
+        boxes: list[Box] = [(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in _expand(corners)]
+
+        page_area = width * height
+        whole_page = not boxes or (
+            len(boxes) == 1 and boxes[0][2] * boxes[0][3] >= self.whole_page_fraction * page_area
+        )
+        if whole_page:
+            # Nothing better than the page itself: a blank page or full-bleed art.
+            boxes, scores = [(0, 0, width, height)], [0.0]
+        order = reading_order(boxes, rtl=rtl)
+        panels = tuple(
+            Panel(bbox=boxes[i], score=scores[i], order=rank) for rank, i in enumerate(order)
+        )
+        return Detection(
+            width=width,
+            height=height,
+            panels=panels,
+            detector=self.name,
+            detector_version=self.version,
+            whole_page=whole_page,
+        )
+
+    def _params(self, shape: tuple[int, ...]) -> _Params:
+        height, width = shape[:2]
+        long_side = max(height, width)
+        min_gutter = max(2, round(self.min_gutter_fraction * long_side))
+        return _Params(
+            min_area=self.min_panel_fraction * width * height,
+            min_width=self.min_panel_side * width,
+            min_height=self.min_panel_side * height,
+            min_gutter=min_gutter,
+            wide_gutter=max(min_gutter + 1, round(self.wide_gutter_fraction * long_side)),
+            solid_fill=self.solid_fill,
+            soft_cut_fill=self.soft_cut_fill,
+        )
+
+    def _ink_mask(self, small: np.ndarray) -> np.ndarray:
+        """0/1 mask of pixels that differ from the paper colour."""
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) if small.ndim == 3 else small
+        y0, y1, x0, x1 = _scanner_edges(grey)
+        page = small[y0:y1, x0:x1]
+        paper, noise = _paper_colour(page if page.ndim == 3 else page[:, :, None])
+        # Chebyshev distance to the paper colour: a saturated colour counts as ink
+        # even where its luminance matches the paper's (light yellow on white).
+        paper_page = np.empty_like(page)
+        paper_page[...] = paper.astype(np.uint8)
+        channels = cv2.split(cv2.absdiff(page, paper_page))
+        distance = channels[0]
+        for channel in channels[1:]:
+            distance = cv2.max(distance, channel)
+        threshold = self.ink_threshold
+        if threshold is None:
+            threshold = int(np.clip(30 + 4 * noise, 40, 100))
+        mask = np.zeros(grey.shape, np.uint8)
+        mask[y0:y1, x0:x1] = cv2.threshold(distance, threshold, 1, cv2.THRESH_BINARY)[1]
+        return mask
+
+
+def _as_uint8(image: np.ndarray | Image.Image) -> np.ndarray:
+    """An HxW or HxWx3 uint8 array; transparency is composited onto white paper."""
+    if isinstance(image, Image.Image):
+        if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(paper, rgba)
+        image = image.convert("L") if image.mode in ("1", "L", "I", "I;16", "F") else image
+        image = image if image.mode == "L" else image.convert("RGB")
+    pixels = np.asarray(image)
+    if pixels.dtype != np.uint8:
+        top = 65535 if pixels.dtype == np.uint16 else 255 if pixels.max() > 1 else 1
+        pixels = (pixels.astype(np.float32) * (255 / top)).clip(0, 255).astype(np.uint8)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        alpha = pixels[:, :, 3:].astype(np.float32) / 255
+        pixels = (pixels[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
+        raise ValueError(f"expected a grey, RGB or RGBA image, got shape {pixels.shape}")
+    return np.ascontiguousarray(pixels)
+
+
+def _scanner_edges(grey: np.ndarray) -> tuple[int, int, int, int]:
+    """Bounds of the page inside dark scanner margins (y0, y1, x0, x1).
+
+    Scans often carry a black band where the lid or the book's edge was; left in,
+    it would pass as the paper colour or join every panel along one side.
+    """
+    height, width = grey.shape
+    level = float(np.median(grey[::4, ::4]))
+    if level < 100:
+        # A dark page (black gutters): dark edges are the page itself.
+        return 0, height, 0, width
+    dark_rows = cv2.reduce(grey, 1, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel() < level / 2
+    dark_cols = cv2.reduce(grey, 0, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel() < level / 2
+    y0 = _scanner_band(dark_rows)
+    y1 = height - _scanner_band(dark_rows[::-1])
+    x0 = _scanner_band(dark_cols)
+    x1 = width - _scanner_band(dark_cols[::-1])
+    if dark_rows[y0:y1].any() or dark_cols[x0:x1].any():
+        # Dark lines across the page too: dark gutters, so dark margins are paper.
+        return 0, height, 0, width
+    return y0, y1, x0, x1
+
+
+def _scanner_band(dark: np.ndarray) -> int:
+    """Width of a dark band at the start of ``dark``; thin runs are frame lines."""
+    run = _run_length(dark, len(dark) // 10)
+    return run if run >= max(4, 0.01 * len(dark)) else 0
+
+
+def _run_length(flags: np.ndarray, limit: int) -> int:
+    """Length of the run of True at the start of ``flags``, capped at ``limit``."""
+    false = np.flatnonzero(~flags[:limit])
+    return int(false[0]) if false.size else limit
+
+
+def _paper_colour(page: np.ndarray) -> tuple[np.ndarray, float]:
+    """Paper colour and its noise level (robust sigma), from the page border.
+
+    The most frequent coarse colour of the border is the paper even when art
+    bleeds off some edges, since art is many colours and paper is one.
+    """
+    height, width = page.shape[:2]
+    band = max(2, round(0.02 * min(height, width)))
+    border = np.concatenate(
+        [
+            page[:band].reshape(-1, page.shape[2]),
+            page[-band:].reshape(-1, page.shape[2]),
+            page[:, :band].reshape(-1, page.shape[2]),
+            page[:, -band:].reshape(-1, page.shape[2]),
+        ]
+    ).astype(np.int32)
+    coarse = border >> 5
+    keys = (coarse * np.array([64, 8, 1][: page.shape[2]])).sum(axis=1)
+    mode = np.bincount(keys).argmax()
+    members = border[keys == mode]
+    paper = np.median(members, axis=0)
+    deviation = np.abs(members - paper).max(axis=1)
+    noise = 1.4826 * float(np.median(deviation))
+    return paper.astype(np.int16), noise
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill every area enclosed by ink: a framed panel becomes a solid block."""
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    cv2.floodFill(padded, None, (0, 0), 2)
+    return (padded[1:-1, 1:-1] != 2).astype(np.uint8)
+
+
+class _Segmenter:
+    """Recursive gutter cutting over the hole-filled ink mask of one page."""
+
+    def __init__(self, filled: np.ndarray, params: _Params) -> None:
+        self.mask = filled
+        self.p = params
+        self.integral = cv2.integral(filled)
+
+    def run(self) -> list[tuple[_Region, float]]:
+        height, width = self.mask.shape
+        region = self._tight((0, 0, width, height))
+        return [] if region is None else self._segment(region)
+
+    # Geometry helpers.
+
+    def _count(self, r: _Region) -> int:
+        x0, y0, x1, y1 = r
+        s = self.integral
+        return int(s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0])
+
+    def _fill(self, r: _Region) -> float:
+        return self._count(r) / max(1, (r[2] - r[0]) * (r[3] - r[1]))
+
+    def _sized(self, r: _Region) -> bool:
+        w, h = r[2] - r[0], r[3] - r[1]
+        return w * h >= self.p.min_area and w >= self.p.min_width and h >= self.p.min_height
+
+    def _profile(self, r: _Region, axis: int) -> np.ndarray:
+        """Ink per row (axis 1) or per column (axis 0) of the region, from the integral."""
+        x0, y0, x1, y1 = r
+        s = self.integral
+        if axis == 1:
+            band = s[y0 : y1 + 1, x1] - s[y0 : y1 + 1, x0]
+        else:
+            band = s[y1, x0 : x1 + 1] - s[y0, x0 : x1 + 1]
+        return np.diff(band)
+
+    def _tight(self, r: _Region) -> _Region | None:
+        """Shrink a region to its ink, ignoring edge lines with only a speck of ink."""
+        x0, y0, x1, y1 = r
+        rows = np.flatnonzero(self._profile(r, 1) > 0.01 * (x1 - x0))
+        if rows.size == 0:
+            return None
+        y0, y1 = y0 + int(rows[0]), y0 + int(rows[-1]) + 1
+        cols = np.flatnonzero(self._profile((x0, y0, x1, y1), 0) > 0.01 * (y1 - y0))
+        if cols.size == 0:
+            return None
+        return x0 + int(cols[0]), y0, x0 + int(cols[-1]) + 1, y1
+
+    def _framed(self, r: _Region) -> bool:
+        """Whether lines run along at least three sides of the region (a frame)."""
+        x0, y0, x1, y1 = r
+        k = max(2, self.p.min_gutter)
+        sides = (
+            self._profile((x0, y0, x1, min(y1, y0 + k)), 0),
+            self._profile((x0, max(y0, y1 - k), x1, y1), 0),
+            self._profile((x0, y0, min(x1, x0 + k), y1), 1),
+            self._profile((max(x0, x1 - k), y0, x1, y1), 1),
+        )
+        lengths = (x1 - x0, x1 - x0, y1 - y0, y1 - y0)
+        covered = sum(
+            np.count_nonzero(side) >= 0.8 * length
+            for side, length in zip(sides, lengths, strict=True)
+        )
+        return covered >= 3
+
+    def _block(self, r: _Region) -> bool:
+        """A panel-like block: solid ink (filled frame, coloured art) or a frame."""
+        return self._fill(r) >= self.p.solid_fill or self._framed(r)
+
+    def _region(self, r: _Region, axis: int, start: int, end: int) -> _Region:
+        x0, y0, x1, y1 = r
+        return (x0, y0 + start, x1, y0 + end) if axis == 1 else (x0 + start, y0, x0 + end, y1)
+
+    # The recursion.
+
+    def _segment(self, r: _Region) -> list[tuple[_Region, float]]:
+        for axis in (1, 0):  # rows first: Western and manga pages are stacked tiers
+            pieces = self._strict_cut(r, axis)
+            if len(pieces) > 1:
+                blocks = [self._block(piece) for piece in pieces]
+                result: list[tuple[_Region, float]] = []
+                for piece, block in zip(pieces, blocks, strict=True):
+                    if not block and any(blocks):
+                        # Loose content between framed panels is one frameless
+                        # panel: its text and figures must not be cut apart.
+                        result.extend(self._loose(piece))
+                    else:
+                        result.extend(self._segment(piece))
+                return result
+        for axis in (1, 0):
+            halves = self._soft_cut(r, axis)
+            if halves:
+                return self._segment(halves[0]) + self._segment(halves[1])
+        return self._leaf(r)
+
+    def _strict_cut(self, r: _Region, axis: int) -> list[_Region]:
+        """Pieces between gutters (lines with at most a speck of ink) along ``axis``."""
+        profile = self._profile(r, axis)
+        across = (r[2] - r[0]) if axis == 1 else (r[3] - r[1])
+        inked = profile > 0.01 * across
+        spans = _runs(inked)
+        if len(spans) < 2:
+            return [r]
+        # Close gaps narrower than a gutter (lines of text, a balloon's inside).
+        merged = [spans[0]]
+        for start, end in spans[1:]:
+            if start - merged[-1][1] < self.p.min_gutter:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        pieces = [self._tight(self._region(r, axis, s, e)) for s, e in merged]
+        pieces = [piece for piece in pieces if piece is not None]
+        return self._join_loose(pieces, axis)
+
+    def _join_loose(self, pieces: list[_Region], axis: int) -> list[_Region]:
+        """Rejoin neighbouring loose pieces that a narrow gap separates.
+
+        Two frameless panels are separated by a proper gutter; a smaller gap between
+        two loose pieces is inside one panel (between a caption and a figure).
+        """
+        if len(pieces) < 2:
+            return pieces
+        joined = [pieces[0]]
+        for piece in pieces[1:]:
+            last = joined[-1]
+            gap = piece[axis] - last[axis + 2]
+            if gap < self.p.wide_gutter and not self._block(last) and not self._block(piece):
+                joined[-1] = (
+                    min(last[0], piece[0]),
+                    min(last[1], piece[1]),
+                    max(last[2], piece[2]),
+                    max(last[3], piece[3]),
+                )
+            else:
+                joined.append(piece)
+        return joined
+
+    def _soft_cut(self, r: _Region, axis: int) -> tuple[_Region, _Region] | None:
+        """Cut two solid blocks apart across a gutter that something crosses.
+
+        A speech balloon or an arm over the gutter leaves a band where only a
+        small part of the width is ink; it is a gutter only if both sides are
+        panel blocks of panel size, which loose content never is.
+        """
+        profile = self._profile(r, axis)
+        across = (r[2] - r[0]) if axis == 1 else (r[3] - r[1])
+        low = profile <= self.p.soft_cut_fill * across
+        best: tuple[float, tuple[_Region, _Region]] | None = None
+        for start, end in _runs(low):
+            if start == 0 or end == len(profile) or end - start < self.p.min_gutter:
+                continue
+            middle = (start + end) // 2
+            first = self._tight(self._region(r, axis, 0, middle))
+            second = self._tight(self._region(r, axis, middle, len(profile)))
+            if first is None or second is None:
+                continue
+            if not all(self._sized(h) and self._block(h) for h in (first, second)):
+                continue
+            crossing = float(profile[start:end].mean())
+            if best is None or crossing < best[0]:
+                best = (crossing, (first, second))
+        return None if best is None else best[1]
+
+    def _leaf(self, r: _Region) -> list[tuple[_Region, float]]:
+        """A region no gutter line crosses: one panel, or panels with curved gutters."""
+        x0, y0, x1, y1 = r
+        sub = np.ascontiguousarray(self.mask[y0:y1, x0:x1])
+        count, _, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+        blocks: list[_Region] = []
+        for left, top, w, h, area in stats[1:count]:
+            box = (x0 + int(left), y0 + int(top), x0 + int(left + w), y0 + int(top + h))
+            if self._sized(box) and area >= self.p.solid_fill * w * h:
+                blocks.append(box)
+        if len(blocks) >= 2:
+            return [(self._trim(box), self._fill(box)) for box in _merge_nested(blocks)]
+        if self._block(r):
+            return [(self._trim(r), self._fill(r))] if self._sized(r) else []
+        return self._loose(r)
+
+    def _loose(self, r: _Region) -> list[tuple[_Region, float]]:
+        """Frameless content: its ink box is the panel, unless it is too small."""
+        if not self._sized(r):
+            return []
+        # Frameless panels get a lower confidence than framed blocks.
+        return [(r, 0.5 * min(1.0, self._fill(r) / self.p.solid_fill))]
+
+    def _trim(self, r: _Region) -> _Region:
+        """Cut off balloons and captions that stick out of a panel's frame.
+
+        Edge lines where ink covers under a quarter of the panel are overhang, at
+        most 15 % per side; the cut stands only if it uncovers a frame, so that
+        round or odd-shaped frameless art stays whole.
+        """
+        x0, y0, x1, y1 = r
+        rows = self._profile(r, 1) >= 0.25 * (x1 - x0)
+        top = _run_length(~rows, int(0.15 * (y1 - y0)))
+        bottom = _run_length(~rows[::-1], int(0.15 * (y1 - y0)))
+        y0, y1 = y0 + top, y1 - bottom
+        cols = self._profile((x0, y0, x1, y1), 0) >= 0.25 * (y1 - y0)
+        left = _run_length(~cols, int(0.15 * (x1 - x0)))
+        right = _run_length(~cols[::-1], int(0.15 * (x1 - x0)))
+        trimmed = (x0 + left, y0, x1 - right, y1)
+        return trimmed if trimmed != r and self._framed(trimmed) else r
+
+
+def _expand(boxes: list[_Region]) -> list[_Region]:
+    """Grow boxes over loose gutters until they sit one typical gutter from a neighbour.
+
+    A frameless panel's ink box is smaller than the cell it occupies; its
+    neighbours' frames tell where the cell ends.  Framed panels already sit one
+    gutter apart and do not move.  Sides without a neighbour grow to the bounds
+    of all panels.
+    """
+    if len(boxes) < 2:
+        return boxes
+    bounds = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+    grown = [list(b) for b in boxes]
+    gutters = (_typical_gutter(boxes, 0), _typical_gutter(boxes, 1))
+    # Smallest first: a loose panel takes the gap before the framed neighbour
+    # whose frame already bounds it would, so the two never claim the same pixels.
+    by_area = sorted(range(len(boxes)), key=lambda i: _area(boxes[i]))
+    for axis in (0, 1):
+        other = 1 - axis
+        for i in by_area:
+            a = grown[i]
+            beside = [b for j, b in enumerate(grown) if j != i and _overlap(a, b, other) > 0]
+            # Any box reaching past a side bounds it, overlapping ones included
+            # (slanted gutters give overlapping boxes): those stop all growth.
+            after = [b[axis] for b in beside if b[axis + 2] > a[axis + 2]]
+            before = [b[axis + 2] for b in beside if b[axis] < a[axis]]
+            end = min(after) - gutters[axis] if after else bounds[axis + 2]
+            start = max(before) + gutters[axis] if before else bounds[axis]
+            a[axis] = min(a[axis], start)
+            a[axis + 2] = max(a[axis + 2], end)
+    return [(b[0], b[1], b[2], b[3]) for b in grown]
+
+
+def _area(box: _Region) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _overlap(a: Sequence[int], b: Sequence[int], axis: int) -> int:
+    """Length of the overlap of two boxes projected on ``axis`` (0: x, 1: y)."""
+    return min(a[axis + 2], b[axis + 2]) - max(a[axis], b[axis])
+
+
+def _typical_gutter(boxes: list[_Region], axis: int) -> int:
+    """Median gap between each box and its nearest neighbour side by side along ``axis``."""
+    other = 1 - axis
+    gaps = []
+    for a in boxes:
+        near = [
+            b[axis] - a[axis + 2]
+            for b in boxes
+            if b[axis] >= a[axis + 2]
+            and _overlap(a, b, other) >= 0.5 * min(a[other + 2] - a[other], b[other + 2] - b[other])
+        ]
+        if near:
+            gaps.append(min(near))
+    return int(np.median(gaps)) if gaps else 0
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True in a 1-D array, ends exclusive."""
+    padded = np.concatenate(([False], flags.astype(bool), [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _merge_nested(boxes: list[_Region]) -> list[_Region]:
+    """Union boxes that mostly lie inside one another (an inset on a big panel)."""
+    merged = list(boxes)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i], merged[j]
+                ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+                iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+                smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+                if ix * iy >= 0.5 * smaller:
+                    merged[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged

@@ -1,0 +1,49 @@
+"""Run a detector over image files and print-ready results (Kumiko's JSON shape)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from natsort import natsorted
+from PIL import Image
+
+from comix_resources.detection.base import PanelDetector
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+
+
+def load_image(path: Path) -> np.ndarray:
+    """Decode an image file to an RGB (or grey) uint8 array, transparency onto white."""
+    with Image.open(path) as image:
+        image.load()
+        if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+        return np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGB"))
+
+
+def iter_image_files(paths: Sequence[Path]) -> Iterator[Path]:
+    """The given files, with each directory expanded to its images in natural order."""
+    for path in map(Path, paths):
+        if path.is_dir():
+            images = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+            yield from natsorted(images, key=lambda p: p.name)
+        else:
+            yield path
+
+
+def detect_files(paths: Sequence[Path], detector: PanelDetector, rtl: bool = False) -> list[dict]:
+    """``[{"file", "size": [w, h], "panels": [[x, y, w, h], ...]}]`` in reading order."""
+    results: list[dict] = []
+    for path in iter_image_files(paths):
+        detection = detector.detect(load_image(path), rtl=rtl)
+        results.append(
+            {
+                "file": str(path),
+                "size": [detection.width, detection.height],
+                "panels": [list(panel.bbox) for panel in detection.panels],
+            }
+        )
+    return results

@@ -1,0 +1,124 @@
+"""Page images of a collection in the lake, extracted once per book and reused by content hash.
+
+``pages/<book_id>/`` holds the images and, written last, ``manifest.json`` with their rows. A book
+whose manifest exists (for the same extraction settings) is not extracted again; a book killed
+mid-extraction has no manifest and is extracted again, overwriting its partial files, so the
+result equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+import polars as pl
+
+from comix_resources.errors import BookError
+from comix_resources.ids import page_id, sha256_bytes
+from comix_resources.lake import Lake
+from comix_resources.pages import ExtractionLimits, PageImage, iter_pages
+
+PAGES_SCHEMA: dict[str, pl.DataType] = {
+    "page_id": pl.String(),
+    "book_id": pl.String(),
+    "page_index": pl.Int32(),
+    "path": pl.String(),
+    "width": pl.Int32(),
+    "height": pl.Int32(),
+    "format": pl.String(),
+    "bytes": pl.Int64(),
+    "sha256": pl.String(),
+    "is_spread": pl.Boolean(),
+    "source_name": pl.String(),
+    "rendered": pl.Boolean(),
+    "status": pl.String(),
+    "error": pl.String(),
+}
+
+MANIFEST = "manifest.json"
+# A landscape page at least this much wider than tall is a double-page spread.
+SPREAD_ASPECT = 1.15
+
+
+def extraction_signature(limits: ExtractionLimits) -> str:
+    """Settings that change the extracted bytes; a manifest made with others is stale."""
+    return hashlib.sha256(json.dumps(asdict(limits), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def page_row(lake: Lake, book_dir: str, book_id: str, page: PageImage) -> dict[str, object]:
+    row: dict[str, object] = {
+        "page_id": page_id(book_id, page.index),
+        "book_id": book_id,
+        "page_index": page.index,
+        "path": None,
+        "width": page.width or None,
+        "height": page.height or None,
+        "format": page.ext or None,
+        "bytes": None,
+        "sha256": None,
+        "is_spread": bool(page.width and page.height and page.width > SPREAD_ASPECT * page.height),
+        "source_name": page.source_name,
+        "rendered": page.rendered,
+        "status": "error" if page.error else "ok",
+        "error": page.error,
+    }
+    if page.data is not None and page.error is None:
+        path = f"{book_dir}/{page.index:04d}.{page.ext}"
+        lake.write_bytes(path, page.data)
+        row.update(path=lake.relative(path), bytes=len(page.data), sha256=sha256_bytes(page.data))
+    return row
+
+
+def extract_book(
+    lake: Lake, pages_dir: str, book_id: str, book_path: Path, limits: ExtractionLimits
+) -> tuple[list[dict[str, object]], bool]:
+    """Rows of one book's pages and whether they were reused from an earlier extraction.
+
+    Raises BookError when the book cannot be extracted at all.
+    """
+    book_dir = f"{pages_dir}/{book_id}"
+    manifest_path = f"{book_dir}/{MANIFEST}"
+    signature = extraction_signature(limits)
+    if lake.exists(manifest_path):
+        manifest = lake.read_json(manifest_path)
+        if manifest.get("signature") == signature:
+            return manifest["pages"], True
+    rows = [page_row(lake, book_dir, book_id, page) for page in iter_pages(book_path, limits)]
+    _remove_stale_files(lake, book_dir, {str(r["path"]).rsplit("/", 1)[-1] for r in rows})
+    lake.write_json(manifest_path, {"book_id": book_id, "signature": signature, "pages": rows})
+    return rows, False
+
+
+def _remove_stale_files(lake: Lake, book_dir: str, keep: set[str]) -> None:
+    if not lake.exists(book_dir):
+        return
+    for path in lake.fs.ls(book_dir, detail=False):
+        name = str(path).rsplit("/", 1)[-1]
+        if name not in keep and name != MANIFEST:
+            lake.fs.rm(path)
+
+
+def extract_collection(
+    lake: Lake,
+    pages_dir: str,
+    books: Iterable[tuple[str, Path]],
+    limits: ExtractionLimits,
+    on_book: Callable[[str, bool], None] | None = None,
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The pages table of a collection, and the books that failed at extraction with reasons."""
+    rows: list[dict[str, object]] = []
+    failures: dict[str, str] = {}
+    for book_id, book_path in books:
+        try:
+            book_rows, reused = extract_book(lake, pages_dir, book_id, book_path, limits)
+        except BookError as error:
+            failures[book_id] = str(error)
+            continue
+        rows.extend(book_rows)
+        if on_book is not None:
+            on_book(book_id, reused)
+    frame = pl.DataFrame(rows, schema=PAGES_SCHEMA, orient="row")
+    return frame.sort("book_id", "page_index"), failures

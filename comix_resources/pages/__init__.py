@@ -1,0 +1,18 @@
+"""Book reader engine: turn a comic file (PDF, CBZ/CBR/CB7/CBT, EPUB, image folder) into pages.
+
+Plain Python, no Dagster. Page bytes are never re-encoded: archive members and PDF page images
+come out exactly as stored; only PDF pages that are not a single full-page image are rendered.
+"""
+
+from comix_resources.pages.detect import detect_container
+from comix_resources.pages.limits import BookInspection, ExtractionLimits, PageImage
+from comix_resources.pages.reader import inspect_book, iter_pages
+
+__all__ = [
+    "BookInspection",
+    "ExtractionLimits",
+    "PageImage",
+    "detect_container",
+    "inspect_book",
+    "iter_pages",
+]

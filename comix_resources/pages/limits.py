@@ -1,0 +1,42 @@
+"""Safety limits for reading untrusted comic files, and the value types the reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExtractionLimits:
+    """Caps that keep one hostile or broken book from exhausting memory, disk or CPU."""
+
+    max_total_bytes: int = 4 * 1024**3  # total uncompressed bytes of page entries
+    max_entry_bytes: int = 512 * 1024**2  # one entry
+    max_entries: int = 20_000  # entries in an archive (pages in a PDF)
+    max_pixels: int = 150_000_000  # width*height of one page image (decompression bombs)
+    max_compression_ratio: float = 250.0  # uncompressed/compressed of one large entry (zip bomb)
+    # Small entries are exempt from the ratio test: a 40 KiB blank page can legitimately
+    # compress 1000:1, and it cannot hurt anyone.
+    ratio_check_min_bytes: int = 1024**2
+    pdf_dpi: int = 150  # render DPI when a PDF page is not one full-page image
+
+
+@dataclass(frozen=True)
+class BookInspection:
+    container: str  # what the bytes really are: zip, rar, 7z, tar, pdf, epub, folder
+    page_names: tuple[str, ...]  # page entries in reading order
+
+    @property
+    def page_count(self) -> int:
+        return len(self.page_names)
+
+
+@dataclass(frozen=True)
+class PageImage:
+    index: int  # 0-based reading-order index
+    source_name: str  # archive member, file in a folder, or "pdf page N"
+    data: bytes | None  # exact image bytes (None when error)
+    ext: str  # jpg, png, webp, gif, bmp, tif, jxl, avif, jp2 (from the bytes, not the name)
+    width: int
+    height: int
+    rendered: bool  # True when a PDF page was rendered rather than its embedded image taken
+    error: str | None = None  # per-page problem; data is None then

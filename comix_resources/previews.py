@@ -1,0 +1,68 @@
+"""Small visual previews for Dagster metadata: a thumbnail grid as a markdown data URI."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import polars as pl
+from PIL import Image
+
+
+def thumbnail_grid_png(
+    images: Sequence[bytes], columns: int = 6, thumb_height: int = 150, gap: int = 4
+) -> bytes | None:
+    thumbs = []
+    for data in images:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.draft("RGB", (thumb_height * 2, thumb_height))  # fast JPEG downscale
+                image = image.convert("RGB")
+                image.thumbnail((thumb_height * 2, thumb_height))
+                thumbs.append(image.copy())
+        except Exception:
+            continue
+    if not thumbs:
+        return None
+    rows = [thumbs[i : i + columns] for i in range(0, len(thumbs), columns)]
+    width = max(sum(t.width for t in row) + gap * (len(row) + 1) for row in rows)
+    height = len(rows) * (thumb_height + gap) + gap
+    grid = Image.new("RGB", (width, height), (40, 40, 40))
+    y = gap
+    for row in rows:
+        x = gap
+        for thumb in row:
+            grid.paste(thumb, (x, y + (thumb_height - thumb.height) // 2))
+            x += thumb.width + gap
+        y += thumb_height + gap
+    buffer = io.BytesIO()
+    grid.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def markdown_image(png: bytes | None, alt: str) -> str:
+    if png is None:
+        return f"_no {alt} to preview_"
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def markdown_table(frame: pl.DataFrame, limit: int = 20) -> str:
+    """A markdown table of the first rows, cells shortened so the UI stays readable."""
+    head = frame.head(limit)
+    if head.is_empty():
+        return "_empty_"
+
+    def cell(value: object) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    lines = [
+        "| " + " | ".join(head.columns) + " |",
+        "|" + "---|" * len(head.columns),
+    ]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in head.iter_rows()]
+    if frame.height > limit:
+        lines.append(f"\n_{frame.height - limit} more rows_")
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""Which files are comic books, and in which declared format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Declared format by file suffix (lower case). Plain archive suffixes count as comics because
+# scanners and shops often ship `.zip`/`.rar`/`.7z`; the page reader sniffs the real container.
+COMIC_EXTENSIONS: dict[str, str] = {
+    ".pdf": "pdf",
+    ".cbz": "cbz",
+    ".zip": "cbz",
+    ".cbr": "cbr",
+    ".rar": "cbr",
+    ".cb7": "cb7",
+    ".7z": "cb7",
+    ".cbt": "cbt",
+    ".tar": "cbt",
+    # Compressed tarballs: tarfile reads all of these in-process.
+    ".tar.gz": "cbt",
+    ".tgz": "cbt",
+    ".tar.bz2": "cbt",
+    ".tbz": "cbt",
+    ".tbz2": "cbt",
+    ".tar.xz": "cbt",
+    ".txz": "cbt",
+    ".epub": "epub",
+}
+
+# Page images that Pillow decodes out of the box.
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+)
+
+# Folder entries that are never books: macOS resource forks and metadata droppings.
+IGNORED_NAMES: frozenset[str] = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
+
+
+def comic_format(path: Path | str) -> str | None:
+    """The declared format of a comic file from its name (`"cbz"`, ...), or None if not a comic.
+
+    Two-part suffixes (`.tar.gz`) are checked before single ones, case-insensitively.
+    """
+    name = Path(path).name.lower()
+    suffixes = Path(name).suffixes
+    if len(suffixes) >= 2 and (fmt := COMIC_EXTENSIONS.get("".join(suffixes[-2:]))):
+        return fmt
+    return COMIC_EXTENSIONS.get(suffixes[-1]) if suffixes else None
+
+
+def is_image(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_ignored(name: str) -> bool:
+    """Hidden entries (dotfiles, AppleDouble `._x`), resource forks and OS droppings."""
+    return name.startswith(".") or name in IGNORED_NAMES

@@ -1,0 +1,53 @@
+"""Data model shared by every source: books, collections and the source protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+EMPTY_CATALOG: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class BookFile:
+    """One book as a source lists it; nothing here reads the file's content."""
+
+    path: Path  # absolute path of the comic file (or of the image folder)
+    relative_path: str  # relative to the source root, posix separators
+    format: str  # declared format: pdf, cbz, cbr, cb7, cbt, epub, folder
+    size: int  # bytes; sum of the images for a folder; 0 for a file missing on disk
+    mtime_ns: int  # newest image for a folder; 0 for a file missing on disk
+    # What the catalog says (Calibre); {} for folder trees. Left out of the hash because a
+    # mapping is not hashable; it still takes part in equality.
+    catalog: Mapping[str, Any] = field(default_factory=lambda: EMPTY_CATALOG, hash=False)
+
+
+@dataclass(frozen=True)
+class Collection:
+    key: str  # partition key, `[a-z0-9_-]`, from comix_resources.ids.partition_keys
+    name: str  # display name
+    books: tuple[BookFile, ...]  # sorted by relative_path
+
+
+@runtime_checkable
+class ComicSource(Protocol):
+    name: str
+
+    def collections(self) -> list[Collection]:
+        """All collections, sorted by key."""
+        ...
+
+    def collection(self, key: str) -> Collection:
+        """One collection by partition key; KeyError if unknown."""
+        ...
+
+
+def unknown_collection(source: str, key: str, known: list[str]) -> KeyError:
+    preview = ", ".join(sorted(known)[:20]) + (", ..." if len(known) > 20 else "")
+    return KeyError(
+        f"{source}: no collection with partition key {key!r} "
+        f"({len(known)} known: {preview or 'none'})"
+    )

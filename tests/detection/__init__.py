@@ -1,0 +1,1 @@
+"""Tests of comix_resources.detection."""
