@@ -74,7 +74,7 @@ def run(
             f"{row.checks_passed} passed, {row.checks_failed} failed",
             f"{row.seconds:.1f}",
         )
-    Console().print(table)
+    _stdout().print(table)
     console.print(
         f"partitions: {summary.ok} ok, {summary.failed} failed; "
         f"checks: {summary.checks_passed} passed, {summary.checks_failed} failed"
@@ -140,7 +140,13 @@ def bench_extract(
         table.add_column(column)
     for row in rows:
         table.add_row(*[_format_cell(row.get(column)) for column in columns])
-    Console().print(table)
+    _stdout().print(table)
+
+
+def _stdout() -> Console:
+    """Standard output; wide enough for tables when it is a file or a pipe, not a terminal."""
+    output = Console()
+    return output if output.is_terminal else Console(width=160)
 
 
 def _format_cell(value: object) -> str:

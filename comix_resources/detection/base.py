@@ -43,3 +43,26 @@ class PanelDetector(Protocol):
     name: str
 
     def detect(self, image: np.ndarray | Image.Image, rtl: bool = False) -> Detection: ...
+
+
+def as_uint8(image: np.ndarray | Image.Image) -> np.ndarray:
+    """An HxW or HxWx3 uint8 array; transparency is composited onto white paper."""
+    if isinstance(image, Image.Image):
+        if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(paper, rgba)
+        image = image.convert("L") if image.mode in ("1", "L", "I", "I;16", "F") else image
+        image = image if image.mode == "L" else image.convert("RGB")
+    pixels = np.asarray(image)
+    if pixels.dtype != np.uint8:
+        top = 65535 if pixels.dtype == np.uint16 else 255 if pixels.max() > 1 else 1
+        pixels = (pixels.astype(np.float32) * (255 / top)).clip(0, 255).astype(np.uint8)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        alpha = pixels[:, :, 3:].astype(np.float32) / 255
+        pixels = (pixels[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
+        raise ValueError(f"expected a grey, RGB or RGBA image, got shape {pixels.shape}")
+    return np.ascontiguousarray(pixels)

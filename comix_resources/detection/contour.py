@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from comix_resources.detection.base import Box, Detection, Panel
+from comix_resources.detection.base import Box, Detection, Panel, as_uint8
 from comix_resources.detection.order import reading_order
 
 DETECTOR_VERSION = "1"
@@ -94,7 +94,7 @@ class ContourDetector:
 
     def detect(self, image: np.ndarray | Image.Image, rtl: bool = False) -> Detection:
         """Detect panels on one page; channel order (RGB or BGR) does not matter."""
-        pixels = _as_uint8(image)
+        pixels = as_uint8(image)
         height, width = pixels.shape[:2]
         # Small pages are analysed as they are: enlarging would blur the one-pixel
         # gutters of web comics.  INTER_AREA averages halftone dots and scan
@@ -173,29 +173,6 @@ class ContourDetector:
         mask = np.zeros(grey.shape, np.uint8)
         mask[y0:y1, x0:x1] = cv2.threshold(distance, threshold, 1, cv2.THRESH_BINARY)[1]
         return mask
-
-
-def _as_uint8(image: np.ndarray | Image.Image) -> np.ndarray:
-    """An HxW or HxWx3 uint8 array; transparency is composited onto white paper."""
-    if isinstance(image, Image.Image):
-        if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(paper, rgba)
-        image = image.convert("L") if image.mode in ("1", "L", "I", "I;16", "F") else image
-        image = image if image.mode == "L" else image.convert("RGB")
-    pixels = np.asarray(image)
-    if pixels.dtype != np.uint8:
-        top = 65535 if pixels.dtype == np.uint16 else 255 if pixels.max() > 1 else 1
-        pixels = (pixels.astype(np.float32) * (255 / top)).clip(0, 255).astype(np.uint8)
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[:, :, 0]
-    if pixels.ndim == 3 and pixels.shape[2] == 4:
-        alpha = pixels[:, :, 3:].astype(np.float32) / 255
-        pixels = (pixels[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
-    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
-        raise ValueError(f"expected a grey, RGB or RGBA image, got shape {pixels.shape}")
-    return np.ascontiguousarray(pixels)
 
 
 def _scanner_edges(grey: np.ndarray) -> tuple[int, int, int, int]:

@@ -35,7 +35,11 @@ def iter_image_files(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def detect_files(paths: Sequence[Path], detector: PanelDetector, rtl: bool = False) -> list[dict]:
-    """``[{"file", "size": [w, h], "panels": [[x, y, w, h], ...]}]`` in reading order."""
+    """``[{"file", "size": [w, h], "panels": [[x, y, w, h], ...]}]`` in reading order.
+
+    Only regions of category "panel" are listed: Kumiko's shape has no room for
+    the characters, text and faces that a Faster R-CNN also finds.
+    """
     results: list[dict] = []
     for path in iter_image_files(paths):
         detection = detector.detect(load_image(path), rtl=rtl)
@@ -43,7 +47,9 @@ def detect_files(paths: Sequence[Path], detector: PanelDetector, rtl: bool = Fal
             {
                 "file": str(path),
                 "size": [detection.width, detection.height],
-                "panels": [list(panel.bbox) for panel in detection.panels],
+                "panels": [
+                    list(panel.bbox) for panel in detection.panels if panel.category == "panel"
+                ],
             }
         )
     return results
