@@ -50,7 +50,11 @@ _CLS_SCORE = "roi_heads.box_predictor.cls_score.weight"
 
 
 def build_model(
-    num_classes: int, min_size: int = 800, max_size: int = 1333, score_threshold: float = 0.5
+    num_classes: int,
+    min_size: int = 800,
+    max_size: int = 1333,
+    score_threshold: float = 0.5,
+    max_detections: int = 100,
 ) -> torch.nn.Module:
     """An untrained ``fasterrcnn_resnet50_fpn`` laid out as CoMix's fine-tuned model.
 
@@ -75,6 +79,7 @@ def build_model(
         max_size=max_size,
         # torchvision keeps boxes scoring strictly above this, as CoMix's "> 0.5" did.
         box_score_thresh=score_threshold,
+        box_detections_per_img=max_detections,
     )
 
 
@@ -97,6 +102,7 @@ class FasterRCNNDetector:
         min_size: int = 800,
         max_size: int = 1333,
         square_size: int | None = 1024,
+        max_detections: int = 100,
         device: str = "cpu",
         labels: Sequence[str | None] | None = None,
     ) -> None:
@@ -111,6 +117,8 @@ class FasterRCNNDetector:
             longer side would pass ``max_size``.
         square_size: first squash the page to this square, as CoMix trained and
             evaluated; None keeps the aspect ratio.
+        max_detections: most regions per page, all categories together, best
+            scores first (CoMix kept torchvision's 100).
         device: torch device, such as "cpu" or "cuda".
         labels: category names of model labels 1..num_classes-1 (None skips a
             label); by default chosen from the number of classes, see the module.
@@ -121,12 +129,11 @@ class FasterRCNNDetector:
         state = _load_state_dict(path)
         num_classes = int(state[_CLS_SCORE].shape[0])
         self.labels = _label_names(num_classes, labels, path)
-        self.score_threshold = score_threshold
         self.square_size = square_size
         self.device = torch.device(device)
         # The results belong to these exact weights, whatever the file is called.
         self.version = _sha256(path)[:12]
-        model = build_model(num_classes, min_size, max_size, score_threshold)
+        model = build_model(num_classes, min_size, max_size, score_threshold, max_detections)
         try:
             model.load_state_dict(state)
         except RuntimeError as error:
@@ -142,10 +149,10 @@ class FasterRCNNDetector:
 
         pixels = as_uint8(image)
         height, width = pixels.shape[:2]
-        tensor = torch.from_numpy(pixels)
-        if tensor.ndim == 2:
-            tensor = tensor[:, :, None].expand(height, width, 3)
-        tensor = tensor.permute(2, 0, 1).to(self.device, torch.float32).div_(255)
+        rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2)
+        # CHW floats in 0..1, what torchvision detection models take; the model normalises.
+        chw = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / 255
+        tensor = torch.from_numpy(chw).to(self.device)
         if self.square_size:
             # Bilinear with antialiasing, like torchvision's Resize on the PIL pages CoMix read.
             tensor = torch.nn.functional.interpolate(
@@ -161,7 +168,9 @@ class FasterRCNNDetector:
 
         found: list[tuple[str, Box, float]] = []
         for (x0, y0, x1, y1), label, score in zip(
-            output["boxes"].tolist(), output["labels"].tolist(), output["scores"].tolist(),
+            output["boxes"].tolist(),
+            output["labels"].tolist(),
+            output["scores"].tolist(),
             strict=True,
         ):
             category = self.labels[label]
@@ -181,9 +190,7 @@ class FasterRCNNDetector:
             Panel(bbox=panels[i][0], score=panels[i][1], order=rank, category="panel")
             for rank, i in enumerate(reading_order([box for box, _ in panels], rtl=rtl))
         ]
-        others = sorted(
-            (item for item in found if item[0] != "panel"), key=lambda item: -item[2]
-        )
+        others = sorted((item for item in found if item[0] != "panel"), key=lambda item: -item[2])
         ordered += [Panel(bbox=box, score=score, order=-1, category=c) for c, box, score in others]
         return Detection(
             width=width,

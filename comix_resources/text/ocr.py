@@ -1,0 +1,294 @@
+"""Offline page text with RapidOCR: text lines grouped into balloons and captions, then labelled.
+
+RapidOCR ships its ONNX models (PP-OCR det/rec) inside the wheel, so this engine needs no
+network. It returns text lines; comics need balloons, so lines that sit on top of each other
+with overlapping columns and the same glyph height are merged into one item. Each item is
+then labelled:
+
+- ``sfx``: a few words in glyphs much bigger than the page's speech, or big and shouted.
+- ``narration``: text whose background region (the pixels of the background colour
+  connected to the text) is a closed rectangle, or tinted, or not closed at all (text laid
+  on the art or the paper). Caption boxes are rectangles, often yellow.
+- ``dialogue``: text in a closed, white, non-rectangular region: a balloon.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from comix_resources.text.base import Box, EngineAnswer, EngineError, TextItem
+
+GROUPING_VERSION = "g1"  # part of the model string, hence of the cache key
+
+
+@dataclass
+class _Line:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    height: float  # glyph height along the line's own slant, not the axis-aligned box
+    text: str
+    score: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+
+class OcrEngine:
+    """RapidOCR with comic grouping. ``det_limit_side_len`` trades speed for small text:
+    the detector sees the page with its longer side at most this many pixels."""
+
+    name = "ocr"
+    max_retries = 0  # a local engine gives the same answer twice
+    base_delay_s = 0.0
+
+    def __init__(
+        self,
+        det_limit_side_len: int = 1280,
+        min_score: float = 0.5,
+        use_cls: bool = False,
+        threads: int = 2,
+    ) -> None:
+        self.det_limit_side_len = det_limit_side_len
+        self.min_score = min_score
+        self.use_cls = use_cls
+        self.threads = threads
+        self.model = (
+            f"rapidocr-{metadata.version('rapidocr')}/det{det_limit_side_len}"
+            f"{'+cls' if use_cls else ''}/{GROUPING_VERSION}"
+        )
+        self._ocr: Any = None
+        # RapidOCR updates its own parameters on every call, so calls must not overlap;
+        # onnxruntime already uses every core it is given for one page.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OcrEngine({self.model!r})"
+
+    def _engine(self) -> Any:
+        if self._ocr is None:
+            from rapidocr import RapidOCR
+
+            self._ocr = RapidOCR(
+                params={
+                    "Global.use_cls": self.use_cls,
+                    "Global.text_score": self.min_score,
+                    "Global.log_level": "warning",
+                    # "max" caps the longer side; the default ("min" 736) upscales big pages
+                    "Det.limit_type": "max",
+                    "Det.limit_side_len": self.det_limit_side_len,
+                    "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
+                    "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                }
+            )
+        return self._ocr
+
+    def read_lines(self, image: np.ndarray) -> list[_Line]:
+        """RapidOCR's text lines on a BGR image, empty and low-score lines dropped."""
+        with self._lock:
+            output = self._engine()(image)
+        if output.boxes is None or output.txts is None:
+            return []
+        lines = []
+        for quad, text, score in zip(output.boxes, output.txts, output.scores, strict=True):
+            text = text.strip()
+            if score < self.min_score or not _is_text(text):
+                continue
+            q = np.asarray(quad, dtype=float)
+            height = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+            lines.append(
+                _Line(q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max(), height, text,
+                      float(score))
+            )
+        return lines
+
+    def extract(self, image_bytes: bytes, width: int, height: int) -> EngineAnswer:
+        import cv2
+
+        image = cv2.imdecode(np.frombuffer(image_bytes, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise EngineError("the image cannot be decoded")
+        lines = self.read_lines(image)
+        groups = group_lines(lines)
+        page_line_h = float(np.median([ln.height for ln in lines])) if lines else 0.0
+        items = []
+        for group in groups:
+            box = _union(group)
+            kind = classify(image, group, page_line_h)
+            items.append(
+                TextItem(
+                    text=join_lines([ln.text for ln in group]),
+                    kind=kind,
+                    bbox=_xywh(box, image.shape[1], image.shape[0]),
+                    confidence=round(float(np.mean([ln.score for ln in group])), 4),
+                )
+            )
+        return EngineAnswer(items=tuple(items))
+
+
+def _is_text(text: str) -> bool:
+    """Words, or a balloon of pure punctuation ("...", "?!"); not a window read as "■"."""
+    return any(c.isalnum() for c in text) or (len(text) > 1 and set(text) <= set(".!?…"))
+
+
+def _union(lines: list[_Line]) -> tuple[float, float, float, float]:
+    return (
+        min(ln.x0 for ln in lines),
+        min(ln.y0 for ln in lines),
+        max(ln.x1 for ln in lines),
+        max(ln.y1 for ln in lines),
+    )
+
+
+def _xywh(box: tuple[float, float, float, float], width: int, height: int) -> Box:
+    x0, y0 = max(0, round(box[0])), max(0, round(box[1]))
+    x1, y1 = min(width, round(box[2])), min(height, round(box[3]))
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _same_block(a: _Line, b: _Line) -> bool:
+    """Whether two lines belong to one balloon: stacked or side by side, same glyph size."""
+    small, big = sorted((a.height, b.height))
+    if small < 0.7 * big:
+        return False
+    upper, lower = (a, b) if a.y0 + a.y1 <= b.y0 + b.y1 else (b, a)
+    x_overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    # Stacked: the next line starts within a fraction of a line below, in the same column.
+    # Centred balloon lines and left-aligned caption lines both overlap the shorter one.
+    gap = lower.y0 - upper.y1
+    if gap <= 0.75 * small and x_overlap >= 0.5 * min(a.width, b.width):
+        return (lower.y0 + lower.y1) - (upper.y0 + upper.y1) > small  # a row below, not beside
+    # Side by side: OCR split one printed line at a wide space.
+    y_overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
+    h_gap = -x_overlap
+    return y_overlap >= 0.6 * small and 0 <= h_gap <= 1.0 * small
+
+
+def group_lines(lines: list[_Line]) -> list[list[_Line]]:
+    """Union-find over pairs that ``_same_block``; groups in top-to-bottom order, lines too."""
+    parent = list(range(len(lines)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(lines)):
+        for j in range(i + 1, len(lines)):
+            if _same_block(lines[i], lines[j]):
+                parent[find(i)] = find(j)
+    groups: dict[int, list[_Line]] = {}
+    for i, line in enumerate(lines):
+        groups.setdefault(find(i), []).append(line)
+    ordered = []
+    for group in groups.values():
+        # reading order inside a balloon: by row, then left to right within a row
+        row_h = min(ln.height for ln in group) / 2
+        ordered.append(sorted(group, key=lambda ln: (round(ln.y0 / row_h), ln.x0)))
+    return sorted(ordered, key=lambda g: (min(ln.y0 for ln in g), min(ln.x0 for ln in g)))
+
+
+def join_lines(texts: list[str]) -> str:
+    """Join a balloon's lines; a word hyphenated across lines is put back together."""
+    out = ""
+    for text in texts:
+        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and text[:1].islower():
+            out = out[:-1] + text
+        else:
+            out = f"{out} {text}" if out else text
+    return out
+
+
+def classify(image: np.ndarray, group: list[_Line], page_line_h: float) -> str:
+    """dialogue, narration or sfx for one group of lines on a BGR page (see module doc)."""
+    page_h = image.shape[0]
+    line_h = max(ln.height for ln in group)
+    text = " ".join(ln.text for ln in group)
+    words = len(text.split())
+    letters = [c for c in text if c.isalpha()]
+    shouted = (bool(letters) and all(c.isupper() for c in letters)) or text.endswith("!")
+    relative = line_h / page_line_h if page_line_h else 1.0
+    big = line_h >= 0.035 * page_h
+    if len(group) <= 2 and words <= 3 and (
+        (big and relative >= 1.4) or (shouted and relative >= 1.8) or line_h >= 0.06 * page_h
+    ):
+        return "sfx"
+    region = container(image, _union(group), min(ln.height for ln in group))
+    if region is None or region["tinted"] or region["fill"] >= 0.9:
+        return "narration"
+    return "dialogue"
+
+
+def container(
+    image: np.ndarray, box: tuple[float, float, float, float], line_h: float, tolerance: int = 40
+) -> dict[str, float | int | bool] | None:
+    """The closed region of background colour around a text box, or None if it is open.
+
+    The background colour is the median of the text box. Pixels within
+    ``tolerance`` of it that connect to the text form the region; the text box itself
+    (slightly shrunk, so it never bridges a border) counts as region, letters included.
+    ``fill`` is the region's area over its bounding box: about 1 for a caption box,
+    pi/4 or less for an ellipse with a tail. The search window grows while the region
+    reaches its edge (text is not always centred in its balloon); a region still open
+    at a third of the page is the art or the paper, not a container.
+    """
+    h, w = image.shape[:2]
+    base = max(3 * line_h, 0.5 * max(box[2] - box[0], box[3] - box[1])) + 10
+    for pad in (base, 2 * base, 4 * base):
+        region = _region(image, box, line_h, round(pad), tolerance)
+        if region is None:
+            return None
+        if not region["open"]:
+            # a closed region this big is a panel's flat background, not a container
+            return region if region["area"] <= h * w / 9 else None
+        if pad * 2 > max(h, w) / 3:
+            return None
+    return None
+
+
+def _region(
+    image: np.ndarray,
+    box: tuple[float, float, float, float],
+    line_h: float,
+    pad: int,
+    tolerance: int,
+) -> dict[str, float | int | bool] | None:
+    import cv2
+
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = (round(v) for v in box)
+    wx0, wy0, wx1, wy1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    crop = image[wy0:wy1, wx0:wx1].astype(np.int16)
+    bx0, by0, bx1, by1 = x0 - wx0, y0 - wy0, x1 - wx0, y1 - wy0
+
+    # Ink covers a minority of a text line's box, so the median of the box is the colour
+    # the text is printed on; a ring outside the box would straddle tight caption borders.
+    inside = crop[max(0, by0) : by1, max(0, bx0) : bx1]
+    if inside.size == 0:
+        return None
+    background = np.median(inside.reshape(-1, 3), axis=0)
+
+    mask = (np.abs(crop - background).max(axis=2) <= tolerance).astype(np.uint8)
+    shrink = max(1, round(0.2 * line_h))
+    mask[by0 + shrink : by1 - shrink, bx0 + shrink : bx1 - shrink] = 1
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    label = labels[(by0 + by1) // 2, (bx0 + bx1) // 2]
+    if count <= 1 or label == 0:
+        return None
+    rx, ry, rw, rh, area = stats[label]
+    open_ = bool(rx == 0 or ry == 0 or rx + rw == crop.shape[1] or ry + rh == crop.shape[0])
+    b, g, r = background
+    return {
+        "open": open_,
+        "area": int(area),
+        "fill": float(area / (rw * rh)),
+        "tinted": bool(max(r, g, b) - min(r, g, b) > 40),
+    }

@@ -1,0 +1,87 @@
+"""RapidOCR on a drawn page: sentences, boxes, and dialogue/narration/sfx labels."""
+
+from __future__ import annotations
+
+import pytest
+
+from comix_resources.text import OcrEngine, PageInput, TextCascade, TextItem
+from comix_resources.text.bench import TruthPage, run_ocr_benchmark, sample_page, text_ratio
+from comix_resources.text.ocr import _Line, group_lines, join_lines
+
+
+@pytest.fixture(scope="module")
+def drawn() -> TruthPage:
+    return sample_page()
+
+
+@pytest.fixture(scope="module")
+def items(drawn: TruthPage) -> tuple[TextItem, ...]:
+    page = PageInput("sample-0000", drawn.image)
+    result = TextCascade([OcrEngine()]).extract_pages([page])[0]
+    assert (result.status, result.engine, result.attempts) == ("ok", "ocr", 1)
+    return result.items
+
+
+def _iou(a: tuple[int, int, int, int] | None, b: list[int]) -> float:
+    if a is None:
+        return 0.0
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
+
+
+def test_every_text_is_recovered_with_its_box_and_kind(
+    drawn: TruthPage, items: tuple[TextItem, ...]
+) -> None:
+    assert len(items) == len(drawn.texts)
+    for truth in drawn.texts:
+        best = max(items, key=lambda item: text_ratio(item.text, truth["text"]))
+        assert text_ratio(best.text, truth["text"]) > 0.8, (truth, best)
+        assert _iou(best.bbox, truth["bbox"]) > 0.6, (truth, best)  # OCR boxes are padded
+        assert best.kind == truth["kind"], (truth, best)
+        assert best.confidence is not None and best.confidence > 0.5
+
+
+def test_named_items(items: tuple[TextItem, ...]) -> None:
+    by_text = {item.text: item.kind for item in items}
+    assert by_text["KRAKOOM!"] == "sfx"
+    assert by_text["Meanwhile, across the city the storm was gathering."] == "narration"
+    assert by_text["Where did you hide the golden key?"] == "dialogue"
+
+
+def test_blank_page_has_no_items() -> None:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 400), "white").save(buf, "PNG")
+    assert OcrEngine().extract(buf.getvalue(), 300, 400).items == ()
+
+
+def line(x0: float, y0: float, x1: float, y1: float, text: str = "word") -> _Line:
+    return _Line(x0, y0, x1, y1, y1 - y0, text, 0.99)
+
+
+def test_grouping_stacks_lines_of_one_balloon_only() -> None:
+    lines = [
+        line(100, 100, 300, 125, "Where did you"),
+        line(130, 128, 270, 153, "hide it?"),  # centred under the first: same balloon
+        line(100, 300, 300, 325, "Far below"),  # far below: another balloon
+        line(400, 100, 600, 125, "Elsewhere"),  # beside: another column
+        line(100, 160, 300, 220, "BOOM"),  # right under, but glyphs twice as big
+    ]
+    groups = [[ln.text for ln in g] for g in group_lines(lines)]
+    assert groups == [["Where did you", "hide it?"], ["Elsewhere"], ["BOOM"], ["Far below"]]
+
+
+def test_join_lines_mends_hyphenation() -> None:
+    assert join_lines(["We have to", "evac-", "uate now!"]) == "We have to evacuate now!"
+    assert join_lines(["SPIDER-", "MAN!"]) == "SPIDER- MAN!"
+
+
+@pytest.mark.slow
+def test_benchmark_reports_speed_and_recall(drawn: TruthPage) -> None:
+    report = run_ocr_benchmark([drawn], repeats=1)
+    assert report["pages_per_s"] > 0
+    assert report["recall"] == 1.0 and report["kind_accuracy"] == 1.0
