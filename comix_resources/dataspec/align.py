@@ -47,6 +47,9 @@ class AlignmentConfig:
     outside_max: float = 0.1  # at most this much inside any panel: page-level text
     min_panel_iou: float = 0.3  # VLM boxes are rough; below this a match is a guess
     aligned_share: float = 0.9  # share of texts placed reliably for the page to count
+    # Speech belongs in a panel: a balloon outside every panel means the detector missed the
+    # panel, so it must not count as cleanly placed page-level text (titles, credits, prose).
+    in_panel_kinds: tuple[str, ...] = ("dialogue",)
 
 
 @dataclass(frozen=True)
@@ -133,10 +136,11 @@ def count_pairing(n_source: int, n_target: int) -> dict[int, int]:
 
 @dataclass(frozen=True)
 class TextRef:
-    """What alignment needs of a text item: its box (pixels) and the VLM's panel number."""
+    """What alignment needs of a text item: its box (pixels), the VLM's panel number, kind."""
 
     bbox: BoxLike | None
     panel_number: int | None = None
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,8 +217,9 @@ def align_page(
       definition); otherwise the number of detector panels that received text.
     - ``is_perfect_match``: ``text_panel_count == detector_panel_count``.
     - ``is_aligned``: the assignment can be trusted: at least ``aligned_share`` of the texts
-      were placed reliably (clear-cut geometry, a VLM panel matched by IoU, or count pairing
-      with equal counts); a page without text is aligned when it has panels.
+      were placed reliably (clear-cut geometry, except dialogue left outside every panel; a
+      VLM panel matched by IoU; or count pairing with equal counts); a page without text is
+      aligned when it has panels.
     """
     config = config or AlignmentConfig()
     numbers = [t.panel_number for t in texts if t.bbox is None and t.panel_number is not None]
@@ -233,7 +238,8 @@ def align_page(
         if t.bbox is not None:
             contain = geo.containment[i] or 0.0
             scores.append(contain if text_panel[i] is not None else 1.0 - contain)
-            reliable.append(geo.resolved[i])
+            stray = text_panel[i] is None and t.kind in config.in_panel_kinds
+            reliable.append(geo.resolved[i] and not stray)
             continue
         k = number_to_vlm.get(t.panel_number) if t.panel_number is not None else None
         if k is None or vlm_target[k] is None:
@@ -247,18 +253,14 @@ def align_page(
 
     used = Counter(m for m in method if m is not None)
     page_method = (
-        max(_METHOD_PRIORITY, key=lambda m: (used[m], -_METHOD_PRIORITY.index(m)))
-        if used
-        else NONE
+        max(_METHOD_PRIORITY, key=lambda m: (used[m], -_METHOD_PRIORITY.index(m))) if used else NONE
     )
     if vlm_panels:
         text_panel_count = len(vlm_panels)
     else:
         text_panel_count = len({p for p in text_panel if p is not None})
-    if texts:
-        aligned = sum(reliable) >= config.aligned_share * len(texts)
-    else:
-        aligned = len(panels) > 0
+    # a page without text has nothing to misplace; it is usable when it has panels
+    aligned = sum(reliable) >= config.aligned_share * len(texts) if texts else len(panels) > 0
     return PageAlignment(
         text_panel=tuple(text_panel),
         text_method=tuple(method),
