@@ -121,7 +121,7 @@ def demo(
 
 @bench_app.command("extract")
 def bench_extract(
-    pages: Annotated[int, typer.Option(help="Pages per synthetic book.")] = 60,
+    pages: Annotated[int, typer.Option(help="Pages per synthetic book.")] = 200,
     workdir: Annotated[
         Path | None, typer.Option(help="Scratch folder (default: a temp dir).")
     ] = None,

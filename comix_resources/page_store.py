@@ -1,16 +1,18 @@
 """Page images of a collection in the lake, extracted once per book and reused by content hash.
 
-``pages/<book_id>/`` holds the images and, written last, ``manifest.json`` with their rows. A book
-whose manifest exists (for the same extraction settings) is not extracted again; a book killed
-mid-extraction has no manifest and is extracted again, overwriting its partial files, so the
-result equals an uninterrupted run.
+``pages/<book_id>/`` holds the images and ``manifest.json`` with their rows. A book is written
+into a staging folder that is renamed into place when complete, so readers never see half a
+book; a book whose manifest exists (for the same extraction settings) is not extracted again. A
+run killed mid-book leaves only a staging folder, which the next run replaces.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -41,6 +43,10 @@ PAGES_SCHEMA: dict[str, pl.DataType] = {
 MANIFEST = "manifest.json"
 # A landscape page at least this much wider than tall is a double-page spread.
 SPREAD_ASPECT = 1.15
+PAGE_WRITERS = 2
+MAX_PAGES_IN_FLIGHT = 8
+# Staging folders this old belong to a killed run, not to one still writing.
+STALE_STAGING_S = 3600
 
 
 def extraction_signature(limits: ExtractionLimits) -> str:
@@ -48,7 +54,10 @@ def extraction_signature(limits: ExtractionLimits) -> str:
     return hashlib.sha256(json.dumps(asdict(limits), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def page_row(lake: Lake, book_dir: str, book_id: str, page: PageImage) -> dict[str, object]:
+def page_row(
+    lake: Lake, staging_dir: str, book_dir: str, book_id: str, page: PageImage
+) -> dict[str, object]:
+    """The page's row; its image is written into ``staging_dir``, its path names ``book_dir``."""
     row: dict[str, object] = {
         "page_id": page_id(book_id, page.index),
         "book_id": book_id,
@@ -66,9 +75,13 @@ def page_row(lake: Lake, book_dir: str, book_id: str, page: PageImage) -> dict[s
         "error": page.error,
     }
     if page.data is not None and page.error is None:
-        path = f"{book_dir}/{page.index:04d}.{page.ext}"
-        lake.write_bytes(path, page.data)
-        row.update(path=lake.relative(path), bytes=len(page.data), sha256=sha256_bytes(page.data))
+        name = f"{page.index:04d}.{page.ext}"
+        lake.write_bytes(f"{staging_dir}/{name}", page.data, atomic=False)
+        row.update(
+            path=lake.relative(f"{book_dir}/{name}"),
+            bytes=len(page.data),
+            sha256=sha256_bytes(page.data),
+        )
     return row
 
 
@@ -86,19 +99,30 @@ def extract_book(
         manifest = lake.read_json(manifest_path)
         if manifest.get("signature") == signature:
             return manifest["pages"], True
-    rows = [page_row(lake, book_dir, book_id, page) for page in iter_pages(book_path, limits)]
-    _remove_stale_files(lake, book_dir, {str(r["path"]).rsplit("/", 1)[-1] for r in rows})
-    lake.write_json(manifest_path, {"book_id": book_id, "signature": signature, "pages": rows})
+    with lake.staging_dir(book_dir) as staging:
+        rows = _write_pages(lake, staging, book_dir, book_id, iter_pages(book_path, limits))
+        manifest = {"book_id": book_id, "signature": signature, "pages": rows}
+        lake.write_json(f"{staging}/{MANIFEST}", manifest)
     return rows, False
 
 
-def _remove_stale_files(lake: Lake, book_dir: str, keep: set[str]) -> None:
-    if not lake.exists(book_dir):
-        return
-    for path in lake.fs.ls(book_dir, detail=False):
-        name = str(path).rsplit("/", 1)[-1]
-        if name not in keep and name != MANIFEST:
-            lake.fs.rm(path)
+def _write_pages(
+    lake: Lake, staging_dir: str, book_dir: str, book_id: str, pages: Iterator[PageImage]
+) -> list[dict[str, object]]:
+    """Hash and write pages on worker threads while the archive is read on this one.
+
+    hashlib and file writes release the GIL, so this overlaps them with decompression; at most
+    ``MAX_PAGES_IN_FLIGHT`` pages wait in memory, however large the book.
+    """
+    rows: list[dict[str, object]] = []
+    with ThreadPoolExecutor(max_workers=PAGE_WRITERS) as pool:
+        pending: deque[Future[dict[str, object]]] = deque()
+        for page in pages:
+            pending.append(pool.submit(page_row, lake, staging_dir, book_dir, book_id, page))
+            if len(pending) >= MAX_PAGES_IN_FLIGHT:
+                rows.append(pending.popleft().result())
+        rows.extend(future.result() for future in pending)
+    return rows
 
 
 def extract_collection(
@@ -120,5 +144,6 @@ def extract_collection(
         rows.extend(book_rows)
         if on_book is not None:
             on_book(book_id, reused)
+    lake.remove_stale_temporaries(pages_dir, older_than_s=STALE_STAGING_S)
     frame = pl.DataFrame(rows, schema=PAGES_SCHEMA, orient="row")
     return frame.sort("book_id", "page_index"), failures

@@ -25,7 +25,8 @@ def lake_tables(lake_root: Path) -> dict[str, bytes]:
         for p in sorted(lake_root.rglob("*"))
         if p.is_file()
         and p.suffix in {".parquet", ".jpg", ".png", ".json"}
-        and not p.name.startswith(TMP_PREFIX)  # a killed writer's leftover, never read
+        # A killed writer's leftovers (files or staging folders) that no reader ever opens.
+        and not any(part.startswith(TMP_PREFIX) for part in p.relative_to(lake_root).parts)
     }
 
 
