@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import dagster as dg
 
+from comix_assets.annotation import build_annotation_assets
 from comix_assets.ingest import build_ingest_assets
-from comix_assets.jobs import build_collection_job
+from comix_assets.jobs import build_collection_job, build_corpus_job
 from comix_assets.sensors import build_discovery_sensor
-from comix_resources.resources import ComicSourcesResource, LakeResource, PageExtractionResource
+from comix_assets.training import training_pages
+from comix_resources.resources import (
+    ComicSourcesResource,
+    DataQualityResource,
+    LakeResource,
+    PageExtractionResource,
+    PageTextResource,
+    PanelDetectorResource,
+)
 from comix_resources.settings import SOURCES, ComixSettings
 
 
@@ -16,15 +25,23 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
         "lake": LakeResource(root=str(settings.lake_root)),
         "sources": ComicSourcesResource.from_settings(settings),
         "extraction": PageExtractionResource(),
+        "detection": PanelDetectorResource(),
+        "text": PageTextResource(cache_dir=str(settings.cache_dir)),
+        "data_quality": DataQualityResource(),
     }
 
 
 def build_definitions(settings: ComixSettings) -> dg.Definitions:
-    assets = [asset for source in SOURCES for asset in build_ingest_assets(source)]
+    assets = [
+        asset
+        for source in SOURCES
+        for asset in [*build_ingest_assets(source), *build_annotation_assets(source)]
+    ]
+    assets.append(training_pages)
     jobs = {source: build_collection_job(source) for source in SOURCES}
     return dg.Definitions(
         assets=assets,
-        jobs=list(jobs.values()),
+        jobs=[*jobs.values(), build_corpus_job()],
         sensors=[build_discovery_sensor(source, jobs[source]) for source in SOURCES],
         resources=build_resources(settings),
     )

@@ -119,6 +119,60 @@ def demo(
     os.execv(dagster, [dagster, "dev", *target, "-h", "127.0.0.1", "-p", str(port)])
 
 
+@app.command()
+def panels(
+    paths: Annotated[list[Path], typer.Argument(help="Page images or folders of them.")],
+    detector: Annotated[str, typer.Option(help="contour (default) or fasterrcnn.")] = "contour",
+    rtl: Annotated[bool, typer.Option("--rtl", help="Right-to-left reading (manga).")] = False,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="fasterrcnn: a CoMix-style .pth state_dict.")
+    ] = None,
+) -> None:
+    """Print the panels of each image as JSON, in reading order (Kumiko's output shape)."""
+    from comix_resources.detection.cli import panels_command
+
+    try:
+        typer.echo(panels_command(paths, detector=detector, rtl=rtl, checkpoint=checkpoint))
+    except (FileNotFoundError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+@bench_app.command("accuracy")
+def bench_accuracy(
+    library: Annotated[
+        Path | None, typer.Option(help="A demo library (default: generate one).")
+    ] = None,
+    ocr: Annotated[bool, typer.Option(help="Run RapidOCR (else truth text boxes).")] = True,
+) -> None:
+    """Panels, reading order, text-to-panel, non-comic and alignment vs the demo ground truth."""
+    from comix_resources.benchmarks.accuracy import run_accuracy_benchmark
+    from comix_resources.benchmarks.report import format_report
+
+    typer.echo(format_report(run_accuracy_benchmark(library, ocr=ocr)))
+
+
+@bench_app.command("kumiko")
+def bench_kumiko() -> None:
+    """Every panel of the Kumiko ground-truth pages at IoU >= 0.8, in order."""
+    from comix_resources.benchmarks.accuracy import DEFAULT_KUMIKO_FIXTURES, run_kumiko_benchmark
+    from comix_resources.benchmarks.report import format_report
+
+    typer.echo(format_report(run_kumiko_benchmark(DEFAULT_KUMIKO_FIXTURES)))
+
+
+@bench_app.command("speed")
+def bench_speed(
+    pages: Annotated[int, typer.Option(help="Demo pages to time.")] = 12,
+    fasterrcnn: Annotated[bool, typer.Option(help="Also time Faster R-CNN.")] = True,
+) -> None:
+    """Pages per second of each detector, OCR and the whole per-page pipeline on 2 cores."""
+    from comix_resources.benchmarks.report import format_report
+    from comix_resources.benchmarks.speed import run_speed_benchmark
+
+    typer.echo(format_report(run_speed_benchmark(pages=pages, fasterrcnn=fasterrcnn)))
+
+
 @bench_app.command("extract")
 def bench_extract(
     pages: Annotated[int, typer.Option(help="Pages per synthetic book.")] = 200,

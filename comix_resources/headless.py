@@ -9,11 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from comix_resources.settings import SOURCES, ComixSettings
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
+
+    from comix_resources.sources import Collection
 
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -74,7 +80,7 @@ def run_all(
     import dagster as dg
 
     from comix_assets.definitions import build_definitions, build_resources
-    from comix_assets.jobs import collection_job_name
+    from comix_assets.jobs import CORPUS_JOB, collection_job_name
     from comix_assets.partitions import COLLECTION_PARTITIONS
     from comix_resources.instance import ensure_dagster_home
 
@@ -118,10 +124,31 @@ def run_all(
                 progress.update(task, description=f"{source}/{collection.key}")
                 summary.rows.append(_run_partition(instance, source, collection, job, keys))
                 progress.advance(task)
+            corpus_job = defs.resolve_job_def(CORPUS_JOB)
+            corpus_keys = resolve_selection(
+                select, "corpus", sorted(corpus_job.asset_layer.executable_asset_keys)
+            )
+            if corpus_keys and not sources:
+                progress.update(task, description="cross-source assets")
+                summary.rows.append(_run_corpus(instance, corpus_job, corpus_keys))
     return summary
 
 
-def _run_partition(instance, source, collection, job, keys) -> PartitionOutcome:
+def _run_corpus(instance: DagsterInstance, job: JobDefinition, keys: list) -> PartitionOutcome:
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=keys,
+        run_config=QUIET_RUN_CONFIG,
+        raise_on_error=False,
+        tags={"comix/trigger": "comix run"},
+    )
+    return _outcome(result, "corpus", "-", "cross-source assets", started)
+
+
+def _run_partition(
+    instance: DagsterInstance, source: str, collection: Collection, job: JobDefinition, keys: list
+) -> PartitionOutcome:
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,
@@ -131,15 +158,25 @@ def _run_partition(instance, source, collection, job, keys) -> PartitionOutcome:
         raise_on_error=False,
         tags={"comix/collection": collection.name, "comix/trigger": "comix run"},
     )
+    return _outcome(result, source, collection.key, collection.name, started)
+
+
+def _outcome(
+    result: ExecuteInProcessResult, source: str, partition: str, name: str, started: float
+) -> PartitionOutcome:
     evaluations = result.get_asset_check_evaluations()
     failure = next((event for event in result.all_events if event.is_step_failure), None)
     error = ""
     if failure is not None and failure.step_failure_data is not None:
-        error = failure.step_failure_data.error.message.strip().splitlines()[0]
+        # The step error wraps the asset's own exception: report the innermost cause.
+        cause = failure.step_failure_data.error
+        while cause.cause is not None:
+            cause = cause.cause
+        error = f"{failure.step_key}: {cause.message.strip().splitlines()[0]}"
     return PartitionOutcome(
         source=source,
-        partition=collection.key,
-        collection=collection.name,
+        partition=partition,
+        collection=name,
         ok=result.success,
         assets=len(result.get_asset_materialization_events()),
         checks_passed=sum(e.passed for e in evaluations),

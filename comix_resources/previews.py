@@ -66,3 +66,53 @@ def markdown_table(frame: pl.DataFrame, limit: int = 20) -> str:
     if frame.height > limit:
         lines.append(f"\n_{frame.height - limit} more rows_")
     return "\n".join(lines)
+
+
+def panels_overlay_png(
+    image_bytes: bytes, boxes: Sequence[Sequence[int]], max_side: int = 360
+) -> bytes | None:
+    """A page thumbnail with its panels outlined and numbered in reading order."""
+    from PIL import ImageDraw, ImageFont
+
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as opened:
+            page = opened.convert("RGB")
+    except Exception:  # a preview never fails a materialization
+        return None
+    scale = max_side / max(page.size)
+    page = page.resize((max(1, int(page.width * scale)), max(1, int(page.height * scale))))
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=18)
+    for order, (x, y, w, h) in enumerate(boxes):
+        rect = (x * scale, y * scale, (x + w) * scale, (y + h) * scale)
+        draw.rectangle(rect, outline=(230, 30, 60), width=3)
+        draw.text((rect[0] + 6, rect[1] + 4), str(order + 1), fill=(230, 30, 60), font=font)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def side_by_side_png(images: Sequence[bytes | None], gap: int = 6) -> bytes | None:
+    """PNG images placed in one row (for a few overlays in one metadata entry)."""
+    tiles = []
+    for data in images:
+        if data is not None:
+            with Image.open(io.BytesIO(data)) as tile:
+                tiles.append(tile.convert("RGB"))
+    if not tiles:
+        return None
+    row = Image.new(
+        "RGB",
+        (
+            sum(t.width for t in tiles) + gap * (len(tiles) + 1),
+            max(t.height for t in tiles) + 2 * gap,
+        ),
+        (40, 40, 40),
+    )
+    x = gap
+    for tile in tiles:
+        row.paste(tile, (x, gap))
+        x += tile.width + gap
+    buffer = io.BytesIO()
+    row.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

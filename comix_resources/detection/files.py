@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from natsort import natsorted
@@ -14,7 +15,7 @@ from comix_resources.detection.base import PanelDetector
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 
-def load_image(path: Path) -> np.ndarray:
+def load_image(path: Path | BinaryIO) -> np.ndarray:
     """Decode an image file to an RGB (or grey) uint8 array, transparency onto white."""
     with Image.open(path) as image:
         image.load()

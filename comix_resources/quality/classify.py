@@ -29,8 +29,12 @@ class QualityThresholds:
     text_page_min_text_area: float = 0.2
     # ... and almost no drawing outside them (book pages 0.03, text stories from 0.08) ...
     text_page_max_art: float = 0.055
-    # ... and no real panel layout.
+    # ... and no real panel layout ...
     text_page_max_panels: int = 1
+    # ... and grey: a printed book page has no colour, while a comic's text story or
+    # credits page sits on tinted paper or beside coloured art (demo book pages 0.0, text
+    # stories 0.10-0.13, credits 0.07; OCR boxes of a text story can swallow its picture).
+    text_page_max_saturation: float = 0.04
     # very_dark: a nearly black, nearly uniform page (comic pages from 0.28 mean).
     very_dark_max_brightness: float = 0.15
     very_dark_max_std: float = 0.08
@@ -57,11 +61,13 @@ def classify_page(
         f["text_area_fraction"] >= t.text_page_min_text_area
         and f["art_fraction"] <= t.text_page_max_art
         and f["panel_count"] <= t.text_page_max_panels
+        and f["saturation"] <= t.text_page_max_saturation
     ):
         reasons[TEXT_PAGE] = (
             f"text boxes cover {f['text_area_fraction']:.0%} of the page "
             f"(>= {t.text_page_min_text_area:.0%}) with only {f['art_fraction']:.1%} drawing "
-            f"outside them (<= {t.text_page_max_art:.1%}) and {f['panel_count']} panel(s)"
+            f"outside them (<= {t.text_page_max_art:.1%}), {f['panel_count']} panel(s) and "
+            f"colour saturation {f['saturation']:.2f} (<= {t.text_page_max_saturation:.2f})"
         )
     if (
         f["mean_brightness"] <= t.very_dark_max_brightness

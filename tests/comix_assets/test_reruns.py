@@ -50,7 +50,16 @@ def test_second_materialization_reuses_pages_and_is_byte_identical(comix_env) ->
 
 def _comix_run(home: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "comix_resources.cli", "run", "--source", "darkhorse"],
+        [
+            sys.executable,
+            "-m",
+            "comix_resources.cli",
+            "run",
+            "--source",
+            "darkhorse",
+            "--select",
+            "books,pages",
+        ],
         env={**env, "COMIX_HOME": str(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -28,8 +28,9 @@ VLM_ANSWER: dict[str, Any] = {
             "box_2d": [0, 0, 500, 1000],
             "caption": "Meanwhile...",
             "description": "Ann in a room.",
-            "speakers": [{"character": "Ann", "dialogue": "Where is the key?",
-                          "speech_type": "speech"}],
+            "speakers": [
+                {"character": "Ann", "dialogue": "Where is the key?", "speech_type": "speech"}
+            ],
             "key_elements": ["key"],
             "actions": ["asking"],
         }
@@ -37,8 +38,12 @@ VLM_ANSWER: dict[str, Any] = {
     "characters": ["Ann", "Bob"],
     "text_content": [
         {"label": "caption", "speaker": None, "text": "Meanwhile...", "box_2d": [10, 20, 60, 400]},
-        {"label": "speech", "speaker": "Ann", "text": "Where is the key?",
-         "box_2d": [100, 500, 200, 900]},
+        {
+            "label": "speech",
+            "speaker": "Ann",
+            "text": "Where is the key?",
+            "box_2d": [100, 500, 200, 900],
+        },
         {"label": "sound_effect", "speaker": None, "text": "BOOM!", "box_2d": [600, 100, 700, 500]},
     ],
 }
@@ -98,12 +103,14 @@ class FakeVlmServer:
                 image = base64.b64decode(url.split(",", 1)[1])
                 queue = server.scripts[hashlib.sha256(image).hexdigest()]
                 behaviour = queue.popleft() if queue else "ok"
-                server.requests.append({
-                    "path": self.path,
-                    "authorization": self.headers.get("Authorization"),
-                    "model": body["model"],
-                    "behaviour": behaviour,
-                })
+                server.requests.append(
+                    {
+                        "path": self.path,
+                        "authorization": self.headers.get("Authorization"),
+                        "model": body["model"],
+                        "behaviour": behaviour,
+                    }
+                )
                 # the client may have given up (timeout) before the answer is written
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     server.respond(self, behaviour, body["model"])
@@ -160,7 +167,9 @@ class FakeVlmServer:
 
     @staticmethod
     def _send(
-        handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: dict[str, Any],
         headers: dict[str, str] | None = None,
     ) -> None:
         data = json.dumps(body).encode()

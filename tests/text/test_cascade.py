@@ -165,8 +165,11 @@ def test_unreadable_image_and_engine_bug_do_not_stop_the_run(tmp_path) -> None:
         def extract(self, image_bytes: bytes, width: int, height: int) -> EngineAnswer:
             raise ZeroDivisionError("bug")
 
-    pages = [PageInput("junk", b"not an image"), PageInput("gone", tmp_path / "missing.png"),
-             page("ok", (1, 1, 1))]
+    pages = [
+        PageInput("junk", b"not an image"),
+        PageInput("gone", tmp_path / "missing.png"),
+        page("ok", (1, 1, 1)),
+    ]
     results = TextCascade([Buggy("buggy"), StubEngine()]).extract_pages(pages)
     assert [r.status for r in results] == ["failed", "failed", "ok"]
     assert "unreadable image" in results[0].error  # type: ignore[operator]

@@ -37,8 +37,12 @@ def engine(base_url: str, **overrides: object) -> OpenAIEngine:
     return OpenAIEngine(base_url, "test/vlm-1", **options)
 
 
-def run(server_url: str, behaviours: list[str], server: FakeVlmServer | None,
-        cache: TextCache | None = None) -> PageTextResult:
+def run(
+    server_url: str,
+    behaviours: list[str],
+    server: FakeVlmServer | None,
+    cache: TextCache | None = None,
+) -> PageTextResult:
     p = page("p1", (10, 20, 30))
     if server is not None:
         server.script(p.image, *behaviours)  # type: ignore[arg-type]
@@ -51,7 +55,9 @@ def test_ok_answer_becomes_items_with_cost_and_key(vlm_server: FakeVlmServer) ->
     assert (result.status, result.engine, result.model) == ("ok", "openai", "test/vlm-1")
     assert result.attempts == 1 and result.error_kinds == ()
     assert [(i.kind, i.text) for i in result.items] == [
-        ("narration", "Meanwhile..."), ("dialogue", "Where is the key?"), ("sfx", "BOOM!"),
+        ("narration", "Meanwhile..."),
+        ("dialogue", "Where is the key?"),
+        ("sfx", "BOOM!"),
     ]
     # box_2d [ymin, xmin, ymax, xmax] in 0-1000 of a 40x60 page -> [x, y, w, h] pixels
     assert result.items[1].bbox == (20, 6, 16, 6)

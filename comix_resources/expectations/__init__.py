@@ -1,0 +1,41 @@
+"""Data-quality suites in Great Expectations 1.x over the lake's polars tables (no Dagster).
+
+A suite builder (``panels_schema_suite``, ``dataspec_schema_suite``, ``dataspec_rates_suite``,
+``page_quality_suite``) returns a ``PreparedSuite``: the table with the scalar columns it
+derived in polars, and the GX expectations on them. ``.validate()`` (or ``validate_frame``)
+runs them in a per-process ephemeral GX context and returns a ``SuiteOutcome``: one
+``ExpectationOutcome`` per expectation with counts, observed value and the ``page_id`` of some
+offending rows, ``failing_page_ids()`` and ``to_markdown()`` for Dagster metadata.
+``rate_outcome`` covers rates that are not row expectations; ``SuiteOutcome.extended`` adds
+them to a suite's outcome.
+
+Cost: great_expectations is imported on the first validation (about 5 s); after that a suite
+over 1,000 rows takes milliseconds (tests/expectations/test_validate.py measures it).
+"""
+
+from comix_resources.expectations.outcome import ExpectationOutcome, SuiteOutcome, rate_outcome
+from comix_resources.expectations.suites import (
+    ALIGNMENT_METHODS,
+    TOLERANCE_PX,
+    UNIT_FEATURES,
+    dataspec_rates_suite,
+    dataspec_schema_suite,
+    page_quality_suite,
+    panels_schema_suite,
+)
+from comix_resources.expectations.validate import PreparedSuite, validate_frame
+
+__all__ = [
+    "ALIGNMENT_METHODS",
+    "TOLERANCE_PX",
+    "UNIT_FEATURES",
+    "ExpectationOutcome",
+    "PreparedSuite",
+    "SuiteOutcome",
+    "dataspec_rates_suite",
+    "dataspec_schema_suite",
+    "page_quality_suite",
+    "panels_schema_suite",
+    "rate_outcome",
+    "validate_frame",
+]
