@@ -57,8 +57,9 @@ def sample_page() -> TruthPage:
 
     def balloon(box: tuple[int, int, int, int], tail: tuple[int, int]) -> None:
         cx, bottom = (box[0] + box[2]) // 2, box[3] - 10
-        draw.polygon([(cx - 25, bottom), tail, (cx + 25, bottom)], fill="white", outline="black",
-                     width=2)
+        draw.polygon(
+            [(cx - 25, bottom), tail, (cx + 25, bottom)], fill="white", outline="black", width=2
+        )
         draw.ellipse(box, fill="white", outline="black", width=2)
 
     skies = {(30, 30, 770, 590): (150, 190, 235), (30, 620, 770, 1170): (190, 225, 190)}
@@ -70,8 +71,9 @@ def sample_page() -> TruthPage:
     write(["Meanwhile, across the city", "the storm was gathering."], 52, 50, "narration")
     balloon((400, 140, 750, 290), (520, 360))
     write(["Where did you hide", "the golden key?"], 470, 180, "dialogue")
-    write(["KRAKOOM!"], 90, 380, "sfx", big, fill=(230, 40, 30), stroke_width=3,
-          stroke_fill=(0, 0, 0))
+    write(
+        ["KRAKOOM!"], 90, 380, "sfx", big, fill=(230, 40, 30), stroke_width=3, stroke_fill=(0, 0, 0)
+    )
     balloon((50, 640, 420, 780), (200, 850))
     write(["I never had it,", "I swear!"], 120, 672, "dialogue")
     balloon((420, 800, 760, 930), (600, 990))

@@ -138,7 +138,10 @@ class TextCascade:
                 ):
                     self._sleep(
                         backoff_delay(
-                            retry, engine.base_delay_s, self.max_delay_s, self._rng,
+                            retry,
+                            engine.base_delay_s,
+                            self.max_delay_s,
+                            self._rng,
                             exc.retry_after_s,
                         )
                     )
@@ -147,8 +150,9 @@ class TextCascade:
             except Exception as exc:  # an engine bug costs the page this engine, not the run
                 detail = f"{type(exc).__name__}: {exc}"[:_DETAIL_CHARS]
                 trail.append(
-                    Attempt(engine.name, engine.model, "engine_error", time.monotonic() - began,
-                            detail)
+                    Attempt(
+                        engine.name, engine.model, "engine_error", time.monotonic() - began, detail
+                    )
                 )
                 return None
             trail.append(

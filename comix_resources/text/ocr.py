@@ -104,8 +104,15 @@ class OcrEngine:
             q = np.asarray(quad, dtype=float)
             height = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
             lines.append(
-                _Line(q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max(), height, text,
-                      float(score))
+                _Line(
+                    q[:, 0].min(),
+                    q[:, 1].min(),
+                    q[:, 0].max(),
+                    q[:, 1].max(),
+                    height,
+                    text,
+                    float(score),
+                )
             )
         return lines
 
@@ -217,8 +224,10 @@ def classify(image: np.ndarray, group: list[_Line], page_line_h: float) -> str:
     shouted = (bool(letters) and all(c.isupper() for c in letters)) or text.endswith("!")
     relative = line_h / page_line_h if page_line_h else 1.0
     big = line_h >= 0.035 * page_h
-    if len(group) <= 2 and words <= 3 and (
-        (big and relative >= 1.4) or (shouted and relative >= 1.8) or line_h >= 0.06 * page_h
+    if (
+        len(group) <= 2
+        and words <= 3
+        and ((big and relative >= 1.4) or (shouted and relative >= 1.8) or line_h >= 0.06 * page_h)
     ):
         return "sfx"
     region = container(image, _union(group), min(ln.height for ln in group))

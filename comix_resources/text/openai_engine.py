@@ -164,7 +164,9 @@ class OpenAIEngine:
             if choice is not None and choice.finish_reason == "length":
                 exc.args = (f"{exc} (truncated: max_tokens={self.max_tokens} reached)",)
             exc.prompt_tokens, exc.completion_tokens, exc.cost_usd = (
-                prompt_tokens, completion_tokens, cost,
+                prompt_tokens,
+                completion_tokens,
+                cost,
             )
             raise
         return EngineAnswer(
