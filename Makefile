@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 demo: .venv/.synced  ## Generate the demo library and start the Dagster UI on 127.0.0.1:3000
 	.venv/bin/comix demo
 
-test: .venv/.synced  ## The whole test suite (fast and slow tests)
+test: .venv/.synced  ## Lint, then the whole test suite (fast and slow tests)
+	.venv/bin/ruff check .
 	.venv/bin/pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: .venv/.synced  ## Unit tests only

@@ -17,7 +17,7 @@ from comix_resources.resources import (
     PageTextResource,
     PanelDetectorResource,
 )
-from comix_resources.settings import SOURCES, ComixSettings
+from comix_resources.settings import SOURCES, VLM_API_KEY_VARIABLE, ComixSettings
 
 
 def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResource]:
@@ -25,8 +25,20 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
         "lake": LakeResource(root=str(settings.lake_root)),
         "sources": ComicSourcesResource.from_settings(settings),
         "extraction": PageExtractionResource(),
-        "detection": PanelDetectorResource(),
-        "text": PageTextResource(cache_dir=str(settings.cache_dir)),
+        "detection": PanelDetectorResource(
+            detector=settings.detector,
+            checkpoint=settings.detector_checkpoint,
+            rtl_collections=list(settings.rtl_collections),
+        ),
+        "text": PageTextResource(
+            engines=list(settings.text_engines),
+            openai_base_url=settings.vlm_base_url,
+            openai_model=settings.vlm_model,
+            # Secrets only through EnvVar: Dagster resolves it at run time and never shows it.
+            openai_api_key=dg.EnvVar(VLM_API_KEY_VARIABLE) if settings.vlm_api_key_set else "",
+            transformers_model=settings.vlm_local_model,
+            cache_dir=str(settings.cache_dir),
+        ),
         "data_quality": DataQualityResource(),
     }
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SOURCES: tuple[str, ...] = ("amazon", "darkhorse", "calibre")
+VLM_API_KEY_VARIABLE = "COMIX_VLM_API_KEY"
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,14 @@ class ComixSettings:
     darkhorse_root: Path | None
     calibre_library: Path | None
     calibre_collection_by: str
+    detector: str = "contour"
+    detector_checkpoint: str = ""
+    rtl_collections: tuple[str, ...] = ()
+    text_engines: tuple[str, ...] = ("ocr",)
+    vlm_base_url: str = "https://openrouter.ai/api/v1"
+    vlm_model: str = "google/gemma-3-27b-it"
+    vlm_local_model: str = "HuggingFaceTB/SmolVLM-256M-Instruct"
+    vlm_api_key_set: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ComixSettings:
@@ -31,6 +44,14 @@ class ComixSettings:
             darkhorse_root=optional_path("COMIX_DARKHORSE_ROOT"),
             calibre_library=optional_path("COMIX_CALIBRE_LIBRARY"),
             calibre_collection_by=env.get("COMIX_CALIBRE_COLLECTION_BY", "tag").strip() or "tag",
+            detector=env.get("COMIX_DETECTOR", "contour").strip() or "contour",
+            detector_checkpoint=env.get("COMIX_DETECTOR_CHECKPOINT", "").strip(),
+            rtl_collections=_names(env.get("COMIX_RTL_COLLECTIONS", "")),
+            text_engines=_names(env.get("COMIX_TEXT_ENGINES", "ocr")) or ("ocr",),
+            vlm_base_url=env.get("COMIX_VLM_BASE_URL", cls.vlm_base_url),
+            vlm_model=env.get("COMIX_VLM_MODEL", cls.vlm_model),
+            vlm_local_model=env.get("COMIX_VLM_LOCAL_MODEL", cls.vlm_local_model),
+            vlm_api_key_set=bool(env.get(VLM_API_KEY_VARIABLE)),
         )
 
     @property

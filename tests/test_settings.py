@@ -1,0 +1,31 @@
+import dagster as dg
+
+from comix_assets.definitions import build_resources
+from comix_resources.settings import ComixSettings
+
+
+def test_defaults_need_no_variable(tmp_path) -> None:
+    settings = ComixSettings.from_env({"COMIX_HOME": str(tmp_path)})
+    assert settings.home == tmp_path.resolve()
+    assert settings.dagster_home == tmp_path.resolve() / "dagster"
+    assert settings.amazon_root is None and settings.calibre_collection_by == "tag"
+    assert settings.text_engines == ("ocr",) and settings.detector == "contour"
+    text = build_resources(settings)["text"]
+    assert text.openai_api_key == ""
+
+
+def test_engines_and_the_api_key_come_from_the_environment(tmp_path) -> None:
+    settings = ComixSettings.from_env(
+        {
+            "COMIX_HOME": str(tmp_path),
+            "COMIX_TEXT_ENGINES": "openai, ocr",
+            "COMIX_VLM_API_KEY": "sk-not-a-real-key",
+            "COMIX_RTL_COLLECTIONS": "manga-a,manga-b",
+        }
+    )
+    resources = build_resources(settings)
+    assert resources["text"].engines == ["openai", "ocr"]
+    # The key travels as an EnvVar reference, so Dagster never stores or shows its value.
+    assert isinstance(resources["text"].openai_api_key, dg.EnvVar)
+    assert "sk-not-a-real-key" not in repr(resources["text"])
+    assert resources["detection"].is_rtl("manga-b") and not resources["detection"].is_rtl("x")
