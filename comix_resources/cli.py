@@ -138,6 +138,31 @@ def panels(
         raise typer.Exit(2) from error
 
 
+@app.command("export-dataspec")
+def export_dataspec(
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder for <source>/<collection>/<page_id>.json.")
+    ],
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Source(s); default all.")
+    ] = None,
+) -> None:
+    """Write every materialized DataSpec page as one JSON file in the original v0.3 layout."""
+    from comix_resources.dataspec import export_dataspec_json
+    from comix_resources.lake import Lake
+    from comix_resources.settings import SOURCES, ComixSettings
+
+    lake = Lake(ComixSettings.from_env().lake_root)
+    total = 0
+    for name in source or SOURCES:
+        for path in sorted(lake.fs.glob(lake.path(name, "*", "dataspec.parquet"))):
+            collection = str(path).rsplit("/", 2)[-2]
+            written = export_dataspec_json(lake.read_parquet(path), out_dir / name / collection)
+            console.print(f"{name}/{collection}: {len(written)} pages")
+            total += len(written)
+    console.print(f"{total} DataSpec v0.3 files under {out_dir}")
+
+
 @bench_app.command("accuracy")
 def bench_accuracy(
     library: Annotated[
