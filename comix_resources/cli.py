@@ -134,7 +134,7 @@ def panels(
     try:
         typer.echo(panels_command(paths, detector=detector, rtl=rtl, checkpoint=checkpoint))
     except (FileNotFoundError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        typer.echo(f"error: {error}", err=True)  # unwrapped: scripts grep the file name
         raise typer.Exit(2) from error
 
 
