@@ -56,6 +56,7 @@ from comix_resources.detection import (
 )
 from comix_resources.detection.base import Detection
 from comix_resources.quality import classify_page, page_features
+from comix_resources.quality.table import picture_panel_count
 from comix_resources.text import KINDS, OcrEngine, PageInput, TextCascade, TextItem
 
 # The targets: (figure key, comparison, threshold).
@@ -152,9 +153,11 @@ def _run(library: Path, seed: int | None, ocr: bool) -> dict:
         else:
             items, engine, model, status = _truth_items(page), "truth", "truth-boxes", "ok"
         t3 = time.perf_counter()
-        # A whole-page "panel" means no layout was found: the classifier must see 0 panels.
-        panel_count = 0 if detection.whole_page else len(_panels(detection))
-        features = page_features(image, [i.bbox for i in items if i.bbox], panel_count)
+        # The same panel count as the page_quality asset: picture panels only, since the
+        # detector frames the paragraphs of a prose page.
+        text_boxes = [list(i.bbox) for i in items if i.bbox]
+        panel_count = picture_panel_count(_panels(detection), text_boxes)
+        features = page_features(image, text_boxes, panel_count)
         is_comic, flags, _ = classify_page(features)
         t4 = time.perf_counter()
         stage_s.update(decode=t1 - t0, detect=t2 - t1, text=t3 - t2, quality=t4 - t3)
