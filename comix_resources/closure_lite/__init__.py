@@ -1,0 +1,13 @@
+"""Closure Lite: multimodal fusion embeddings of comic panels and pages (plain Python/torch).
+
+Modules, each importing torch or transformers only when used:
+``config`` (settings, variants), ``features`` (panel geometry, ``PanelFeatures``),
+``efficientnet_lite`` and ``encoders`` (frozen vision/text encoders, ``FeatureCache``,
+``encode_pages``), ``model`` (``ClosureLite``), ``objectives`` (losses), ``train``,
+``evaluate`` (metrics and gate), ``inference`` (``embed_pages``, ``ClosureLitePredictor``),
+``demo_table`` (a ``training_pages`` table from the demo library) and ``bench``.
+"""
+
+from comix_resources.closure_lite.config import MAX_PANELS, VARIANTS, ClosureLiteConfig
+
+__all__ = ["MAX_PANELS", "VARIANTS", "ClosureLiteConfig"]

@@ -1,0 +1,74 @@
+"""Configuration of Closure Lite (no torch here, so the package imports in milliseconds)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+MAX_PANELS = 12
+TEXT_DIM = 384
+VARIANTS = ("base", "denoise", "context", "context-denoise")
+# Page-type vocabulary for the optional page-type input; id 0 means unknown and adds nothing.
+PAGE_TYPES = (
+    "unknown",
+    "cover",
+    "first-page",
+    "story",
+    "advertisement",
+    "text-story",
+    "art",
+    "preview",
+    "back-cover",
+    "other",
+)
+
+
+@dataclass
+class ClosureLiteConfig:
+    """Model and training settings; ``to_json``/``from_json`` round-trip them for MLflow."""
+
+    variant: str = "base"
+    vision_dim: int = 1280
+    text_dim: int = TEXT_DIM
+    composition_dim: int = 13
+    hidden_dim: int = 384
+    num_heads: int = 4
+    context_layers: int = 2
+    dropout: float = 0.1
+    # Denoise variants: Gaussian noise (in units of each feature's scale) on the encoder
+    # outputs and whole-modality dropout per panel, on the inputs but never on the targets.
+    noise_std: float = 0.2
+    modality_dropout: float = 0.2
+    # Page views for the page-level objective drop each panel with this probability.
+    panel_dropout: float = 0.3
+    num_page_types: int = len(PAGE_TYPES)
+    temperature: float = 0.1
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"masked_panel": 1.0, "reading_order": 1.0, "page": 0.5}
+    )
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    batch_size: int = 32
+    max_epochs: int = 40
+    patience: int = 5
+    val_fraction: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+
+    @property
+    def uses_context(self) -> bool:
+        return self.variant.startswith("context")
+
+    @property
+    def uses_denoising(self) -> bool:
+        return self.variant.endswith("denoise")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ClosureLiteConfig:
+        return cls(**json.loads(text))

@@ -1,0 +1,190 @@
+"""The Closure Lite network: gated fusion of panel modalities, page pooling, reading order.
+
+Shapes: B pages, P panel slots (12), H hidden size (384). ``mask`` is (B, P) bool, True for
+real panels; padded slots never reach a real panel's output (attention masks them as keys,
+poolings weight them zero) and their own outputs are zeroed.
+There is no slot-position input: the network is permutation-equivariant over panels, so the
+reading order must come from the composition features (where the panel is), not from where
+the table happened to list it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from comix_resources.closure_lite.config import VARIANTS, ClosureLiteConfig
+
+__all__ = ["VARIANTS", "ClosureLite", "PageOutput"]
+
+_GEOMETRY = 6  # x, y, width, height, centre x, centre y: the first composition features
+_NEG = -1e4  # logit for excluded candidates; finite so that all-masked rows give no NaN
+
+
+@dataclass
+class PageOutput:
+    fused: torch.Tensor  # (B, P, H) per-panel fusion, before context: the panel's content
+    panels: torch.Tensor  # (B, P, H) panel embeddings (contextual for context variants)
+    page: torch.Tensor  # (B, H) page embeddings
+    attention: torch.Tensor  # (B, P) pooling weights, 0 on padding
+
+
+class ClosureLite(nn.Module):
+    def __init__(self, config: ClosureLiteConfig) -> None:
+        super().__init__()
+        self.config = config
+        h = config.hidden_dim
+        self.vision_proj = nn.Sequential(
+            nn.LayerNorm(config.vision_dim), nn.Linear(config.vision_dim, h)
+        )
+        self.text_proj = nn.Sequential(nn.LayerNorm(config.text_dim), nn.Linear(config.text_dim, h))
+        self.composition_proj = nn.Sequential(
+            nn.Linear(config.composition_dim, h), nn.GELU(), nn.Linear(h, h)
+        )
+        # Per-dimension softmax gate over the three modalities, conditioned on all three, so
+        # a panel without text (zero text vector) can shift its weight to vision and layout.
+        self.gate = nn.Linear(3 * h, 3 * h)
+        self.fusion_norm = nn.LayerNorm(h)
+        self.fusion_mlp = nn.Sequential(nn.Linear(h, 2 * h), nn.GELU(), nn.Linear(2 * h, h))
+        self.mask_token = nn.Parameter(torch.zeros(h))
+        if config.uses_context:
+            layer = nn.TransformerEncoderLayer(
+                h, config.num_heads, 2 * h, config.dropout, batch_first=True, norm_first=True
+            )
+            self.context = nn.TransformerEncoder(
+                layer, config.context_layers, enable_nested_tensor=False
+            )
+        # Predicts a masked panel's content embedding from its context.
+        self.predictor = nn.Sequential(nn.Linear(h, h), nn.GELU(), nn.Linear(h, h))
+        self.pool_query = nn.Parameter(torch.randn(1, 1, h) * 0.02)
+        self.pool = nn.MultiheadAttention(h, config.num_heads, batch_first=True)
+        self.page_type = nn.Embedding(config.num_page_types, h, padding_idx=0)
+        self.page_norm = nn.LayerNorm(h)
+        self.next_bilinear = nn.Bilinear(h, h, 1)
+        # Reading order is mostly about where panel j lies relative to panel i, which a
+        # bilinear form of two embeddings expresses only roughly: a small MLP on the pair's
+        # geometry (both boxes and their difference) adds that term to the bilinear score.
+        self.pair_geometry = nn.Sequential(
+            nn.Linear(3 * _GEOMETRY, h // 2), nn.GELU(), nn.Linear(h // 2, 1)
+        )
+        self.start_head = nn.Linear(h, 1)
+
+    def fuse(
+        self,
+        vision: torch.Tensor,
+        text: torch.Tensor,
+        composition: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        parts = [self.vision_proj(vision), self.text_proj(text), self.composition_proj(composition)]
+        stacked = torch.stack(parts, dim=2)  # (B, P, 3, H)
+        logits = self.gate(torch.cat(parts, dim=-1)).view(*stacked.shape)
+        fused = (logits.softmax(dim=2) * stacked).sum(dim=2)
+        fused = self.fusion_norm(fused + self.fusion_mlp(fused))
+        return fused * mask.unsqueeze(-1)
+
+    def contextualise(self, fused: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if not self.config.uses_context:
+            return fused
+        # A page without panels would be all-masked keys (NaN in attention): give it one key.
+        safe = mask.clone()
+        safe[~mask.any(1), 0] = True
+        return self.context(fused, src_key_padding_mask=~safe) * mask.unsqueeze(-1)
+
+    def pool_page(
+        self, panels: torch.Tensor, mask: torch.Tensor, page_type: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        safe = mask.clone()
+        safe[~mask.any(1), 0] = True
+        query = self.pool_query.expand(panels.shape[0], -1, -1)
+        pooled, weights = self.pool(query, panels, panels, key_padding_mask=~safe)
+        page = pooled.squeeze(1)
+        if page_type is not None:
+            page = page + self.page_type(page_type)
+        return self.page_norm(page), weights.squeeze(1) * mask
+
+    def forward(
+        self,
+        vision: torch.Tensor,
+        text: torch.Tensor,
+        composition: torch.Tensor,
+        mask: torch.Tensor,
+        page_type: torch.Tensor | None = None,
+    ) -> PageOutput:
+        fused = self.fuse(vision, text, composition, mask)
+        panels = self.contextualise(fused, mask)
+        page, attention = self.pool_page(panels, mask, page_type)
+        return PageOutput(fused, panels, page, attention)
+
+    def predict_masked(
+        self, fused: torch.Tensor, mask: torch.Tensor, slot: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, H) prediction of the content of panel ``slot[b]`` of each page from the others.
+
+        Context variants replace that panel by a mask token and read the transformer's
+        output there; the others predict from the mean of the page's remaining panels.
+        """
+        rows = torch.arange(fused.shape[0], device=fused.device)
+        context_mask = mask.clone()
+        context_mask[rows, slot] = False
+        if self.config.uses_context:
+            inputs = fused.clone()
+            inputs[rows, slot] = self.mask_token
+            hidden = self.contextualise(inputs, mask)[rows, slot]
+        else:
+            weights = context_mask.unsqueeze(-1).to(fused.dtype)
+            hidden = (fused * weights).sum(1) / weights.sum(1).clamp(min=1.0) + self.mask_token
+        return self.predictor(hidden)
+
+    def next_scores(
+        self, panels: torch.Tensor, composition: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, P, P) scores of panel j following panel i, and (B, P) scores of starting at j.
+
+        Padding and i == j get a large negative score.
+        """
+        p = panels.shape[1]
+        left = panels.unsqueeze(2).expand(-1, -1, p, -1).contiguous()
+        right = panels.unsqueeze(1).expand(-1, p, -1, -1).contiguous()
+        geometry = composition[..., :_GEOMETRY]
+        gi = geometry.unsqueeze(2).expand(-1, -1, p, -1)
+        gj = geometry.unsqueeze(1).expand(-1, p, -1, -1)
+        pair = torch.cat([gi, gj, gj - gi], dim=-1)
+        scores = (self.next_bilinear(left, right) + self.pair_geometry(pair)).squeeze(-1)
+        allowed = mask.unsqueeze(1) & mask.unsqueeze(2)
+        allowed &= ~torch.eye(p, dtype=torch.bool, device=panels.device)
+        start = self.start_head(panels).squeeze(-1).masked_fill(~mask, _NEG)
+        return scores.masked_fill(~allowed, _NEG), start
+
+    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Denoise variants' input corruption: scaled Gaussian noise on one modality."""
+        scale = x.detach().std(dim=-1, keepdim=True).clamp(min=1e-6)
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        keep = (
+            torch.rand(x.shape[:-1], generator=generator, device=x.device)
+            >= self.config.modality_dropout
+        )
+        return (x + self.config.noise_std * scale * noise) * keep.unsqueeze(-1).to(x.dtype)
+
+
+def decode_reading_order(
+    next_scores: torch.Tensor, start_scores: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Greedy reading order: the best start, then the best unvisited successor; (B, P) slot
+    indices in reading order, -1 after the page's last panel."""
+    b, p = mask.shape
+    result = torch.full((b, p), -1, dtype=torch.long)
+    for i in range(b):
+        n = int(mask[i].sum())
+        if n == 0:
+            continue
+        visited = ~mask[i].clone()
+        current = int(start_scores[i].masked_fill(visited, float("-inf")).argmax())
+        for k in range(n):
+            result[i, k] = current
+            visited[current] = True
+            if k + 1 < n:
+                current = int(next_scores[i, current].masked_fill(visited, float("-inf")).argmax())
+    return result

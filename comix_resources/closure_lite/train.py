@@ -1,0 +1,228 @@
+"""Training of Closure Lite on cached ``PanelFeatures``: book split, AdamW, early stopping.
+
+Deterministic given the seed on one thread (``torch.set_num_threads(1)``): shuffling, panel
+masking, views and noise all draw from generators seeded here. More threads may reorder
+floating-point sums and change the last digits.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from comix_resources.closure_lite.config import ClosureLiteConfig
+from comix_resources.closure_lite.features import PanelFeatures
+from comix_resources.closure_lite.model import ClosureLite
+from comix_resources.closure_lite.objectives import (
+    masked_panel_loss,
+    page_contrastive_loss,
+    reading_order_loss,
+)
+
+LOSS_NAMES = ("masked_panel", "reading_order", "page")
+
+
+@dataclass
+class TrainResult:
+    state_dict: dict[str, torch.Tensor]
+    config: ClosureLiteConfig
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_val_loss: float
+    seconds_per_epoch: float
+    train_index: np.ndarray
+    val_index: np.ndarray
+    stopped_early: bool = field(default=False)
+
+    def model(self) -> ClosureLite:
+        """A fresh model in eval mode holding the best weights."""
+        model = ClosureLite(self.config)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+
+def split_by_book(
+    book_ids: Sequence[str] | np.ndarray, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Page indices of training and validation books; every page of a book is on one side.
+
+    At least one book goes to each side when there are two or more books.
+    """
+    book_ids = np.asarray(book_ids)
+    books = np.array(sorted(set(book_ids.tolist())))
+    shuffled = books[np.random.default_rng(seed).permutation(len(books))]
+    n_val = round(val_fraction * len(books))
+    n_val = min(max(n_val, 1), len(books) - 1) if len(books) > 1 else 0
+    val_books = set(shuffled[:n_val].tolist())
+    is_val = np.array([b in val_books for b in book_ids.tolist()], dtype=bool)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def to_tensors(features: PanelFeatures) -> dict[str, torch.Tensor]:
+    return {
+        "vision": torch.from_numpy(features.vision).float(),
+        "text": torch.from_numpy(features.text).float(),
+        "composition": torch.from_numpy(features.composition).float(),
+        "mask": torch.from_numpy(features.mask).bool(),
+        "order": torch.from_numpy(features.order).long(),
+        "page_type": torch.from_numpy(features.page_type_ids).long(),
+    }
+
+
+def _random_slot(mask: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One uniformly chosen real panel per page."""
+    weights = mask.float() + 1e-12 * (~mask.any(1, keepdim=True)).float()
+    return torch.multinomial(weights, 1, generator=generator).squeeze(1)
+
+
+def _view_mask(mask: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
+    keep = mask & (torch.rand(mask.shape, generator=generator) >= rate)
+    empty = ~keep.any(1)
+    keep[empty] = mask[empty]  # a view never loses all of its panels
+    return keep
+
+
+def compute_losses(
+    model: ClosureLite, batch: dict[str, torch.Tensor], generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """The three objectives on one batch, and their weighted ``total``."""
+    config = model.config
+    mask = batch["mask"]
+
+    def inputs() -> tuple[torch.Tensor, torch.Tensor]:
+        vision, text = batch["vision"], batch["text"]
+        if config.uses_denoising:
+            vision, text = model.corrupt(vision, generator), model.corrupt(text, generator)
+        return vision, text
+
+    clean = model.fuse(batch["vision"], batch["text"], batch["composition"], mask)
+    vision, text = inputs()
+    fused = model.fuse(vision, text, batch["composition"], mask) if config.uses_denoising else clean
+
+    # Masked panel: only pages with another panel to predict from.
+    slot = _random_slot(mask, generator)
+    pages = torch.nonzero(mask.sum(1) > 1).flatten()
+    if len(pages):
+        prediction = model.predict_masked(fused[pages], mask[pages], slot[pages])
+        masked = masked_panel_loss(prediction, clean, mask, pages, slot[pages], config.temperature)
+    else:
+        masked = clean.sum() * 0.0
+    losses = {"masked_panel": masked}
+
+    next_scores, start_scores = model.next_scores(
+        model.contextualise(fused, mask), batch["composition"], mask
+    )
+    losses["reading_order"] = reading_order_loss(next_scores, start_scores, batch["order"], mask)
+
+    views = []
+    for _ in range(2):
+        view = _view_mask(mask, config.panel_dropout, generator)
+        vision, text = inputs()
+        panels = model.contextualise(model.fuse(vision, text, batch["composition"], view), view)
+        views.append(model.pool_page(panels, view, batch["page_type"])[0])
+    losses["page"] = page_contrastive_loss(views[0], views[1], config.temperature)
+    losses["total"] = sum(config.loss_weights[name] * losses[name] for name in LOSS_NAMES)
+    return losses
+
+
+def _batches(n: int, size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+    index = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    return list(index.split(size))
+
+
+def _run_epoch(
+    model: ClosureLite,
+    data: dict[str, torch.Tensor],
+    config: ClosureLiteConfig,
+    generator: torch.Generator,
+    optimizer: torch.optim.Optimizer | None,
+) -> dict[str, float]:
+    """One pass; trains when ``optimizer`` is given, else evaluates without gradients."""
+    training = optimizer is not None
+    model.train(training)
+    totals = dict.fromkeys((*LOSS_NAMES, "total"), 0.0)
+    n = len(data["mask"])
+    with torch.set_grad_enabled(training):
+        for index in _batches(n, config.batch_size, generator if training else None):
+            batch = {k: v[index] for k, v in data.items()}
+            losses = compute_losses(model, batch, generator)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                losses["total"].backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+            for name in totals:
+                totals[name] += losses[name].item() * len(index) / n
+    return totals
+
+
+def train(
+    features: PanelFeatures,
+    config: ClosureLiteConfig,
+    variant: str | None = None,
+    seed: int = 0,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train one variant (``variant`` overrides ``config.variant``) on the training books of
+    ``features`` and keep the weights of the epoch with the lowest validation loss.
+
+    Stops after ``config.patience`` epochs without improvement. ``on_epoch(epoch, metrics)``
+    gets train_*/val_* losses and seconds per epoch (for MLflow).
+    """
+    if variant is not None:
+        config = dataclasses.replace(config, variant=variant)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    has_panels = np.flatnonzero(features.mask.any(1))
+    features = features.subset(has_panels)
+    train_index, val_index = split_by_book(features.book_ids, config.val_fraction, seed)
+    if len(train_index) == 0 or len(val_index) == 0:
+        raise ValueError("need pages of at least two books with panels to split by book")
+    data = to_tensors(features)
+    train_data = {k: v[train_index] for k, v in data.items()}
+    val_data = {k: v[val_index] for k, v in data.items()}
+    model = ClosureLite(config)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    generator = torch.Generator().manual_seed(seed)
+    history: list[dict[str, float]] = []
+    best_loss, best_epoch, best_state = float("inf"), -1, copy.deepcopy(model.state_dict())
+    stopped_early = False
+    for epoch in range(config.max_epochs):
+        started = time.perf_counter()
+        train_losses = _run_epoch(model, train_data, config, generator, optimizer)
+        seconds = time.perf_counter() - started
+        # Same masks and views every epoch, so validation losses are comparable.
+        val_losses = _run_epoch(
+            model, val_data, config, torch.Generator().manual_seed(seed + 1), None
+        )
+        metrics = {f"train_{k}": v for k, v in train_losses.items()}
+        metrics |= {f"val_{k}": v for k, v in val_losses.items()}
+        metrics["seconds_per_epoch"] = seconds
+        history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+        if val_losses["total"] < best_loss:
+            best_loss, best_epoch = val_losses["total"], epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= config.patience:
+            stopped_early = True
+            break
+    return TrainResult(
+        state_dict=best_state,
+        config=config,
+        history=history,
+        best_epoch=best_epoch,
+        best_val_loss=best_loss,
+        seconds_per_epoch=float(np.mean([m["seconds_per_epoch"] for m in history])),
+        train_index=has_panels[train_index],
+        val_index=has_panels[val_index],
+        stopped_early=stopped_early,
+    )
