@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from comix_resources.dataspec.geometry import (
     BoxLike,
@@ -115,6 +114,8 @@ def match_panels(
     Hungarian algorithm matters here: a greedy best-IoU pass can hand a big detector panel
     to the wrong VLM panel and leave the right one with nothing.
     """
+    from scipy.optimize import linear_sum_assignment  # scipy loads in ~1 s: on demand
+
     if not len(source) or not len(target):
         return {}
     iou = iou_matrix(source, target)

@@ -19,7 +19,6 @@ from comix_resources.pages.detect import detect_container
 from comix_resources.pages.epub import EpubReader
 from comix_resources.pages.images import page_from_bytes
 from comix_resources.pages.limits import BookInspection, ExtractionLimits, PageImage
-from comix_resources.pages.pdf import inspect_pdf, iter_pdf_pages
 
 _READERS: dict[str, type[ArchiveReader]] = {
     "zip": ZipReader,
@@ -41,6 +40,8 @@ def inspect_book(path: Path, limits: ExtractionLimits = DEFAULT_LIMITS) -> BookI
     path = Path(path)
     container = detect_container(path)
     if container == "pdf":
+        from comix_resources.pages.pdf import inspect_pdf  # PyMuPDF loads in ~2 s: on demand
+
         return inspect_pdf(path, limits)
     with _READERS[container](path) as reader:
         return BookInspection(container, tuple(plan_pages(reader, limits)))
@@ -52,6 +53,8 @@ def iter_pages(path: Path, limits: ExtractionLimits = DEFAULT_LIMITS) -> Iterato
     path = Path(path)
     container = detect_container(path)
     if container == "pdf":
+        from comix_resources.pages.pdf import iter_pdf_pages
+
         yield from iter_pdf_pages(path, limits)
         return
     with _READERS[container](path) as reader:
