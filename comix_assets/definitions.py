@@ -13,6 +13,7 @@ from comix_resources.resources import (
     ComicSourcesResource,
     DataQualityResource,
     LakeResource,
+    MlflowResource,
     PageExtractionResource,
     PageTextResource,
     PanelDetectorResource,
@@ -40,6 +41,9 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             cache_dir=str(settings.cache_dir),
         ),
         "data_quality": DataQualityResource(),
+        "mlflow": MlflowResource(
+            tracking_db=str(settings.mlflow_db), artifact_root=str(settings.mlflow_artifacts)
+        ),
     }
 
 

@@ -16,6 +16,7 @@ from comix_resources.quality import QualityThresholds
 from comix_resources.settings import ComixSettings
 from comix_resources.sources import CalibreSource, ComicSource, FolderTreeSource
 from comix_resources.text import OcrEngine, OpenAIEngine, TextCache, TextCascade, TransformersEngine
+from comix_resources.tracking import Tracker, sqlite_tracking_uri
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -167,4 +168,21 @@ class DataQualityResource(dg.ConfigurableResource):
             QualityThresholds(),
             text_page_min_text_area=self.text_page_min_text_area,
             very_dark_max_brightness=self.very_dark_max_brightness,
+        )
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """Our MLflow tracking store and registry (no dagster-mlflow): SQLite plus local artifacts."""
+
+    tracking_db: str
+    artifact_root: str
+    experiment: str = "closure-lite"
+    ui_base: str = "http://127.0.0.1:5000"
+
+    def tracker(self, experiment: str | None = None) -> Tracker:
+        return Tracker(
+            sqlite_tracking_uri(self.tracking_db),
+            self.artifact_root,
+            experiment or self.experiment,
+            ui_base=self.ui_base,
         )

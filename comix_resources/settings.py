@@ -63,6 +63,14 @@ class ComixSettings:
         return self.home / "lake"
 
     @property
+    def mlflow_db(self) -> Path:
+        return self.home / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
 

@@ -29,3 +29,12 @@ def test_engines_and_the_api_key_come_from_the_environment(tmp_path) -> None:
     assert isinstance(resources["text"].openai_api_key, dg.EnvVar)
     assert "sk-not-a-real-key" not in repr(resources["text"])
     assert resources["detection"].is_rtl("manga-b") and not resources["detection"].is_rtl("x")
+
+
+def test_mlflow_resource_tracks_under_comix_home(tmp_path) -> None:
+    settings = ComixSettings.from_env({"COMIX_HOME": str(tmp_path)})
+    tracker = build_resources(settings)["mlflow"].tracker()
+    with tracker.start_run("smoke") as run_id:
+        tracker.log_metrics({"loss": 1.0}, step=0)
+    assert (tmp_path / "mlflow.db").is_file()
+    assert run_id in tracker.run_url(run_id)
