@@ -7,7 +7,12 @@ import polars as pl
 
 from comix_assets.common import OWNERS, SOURCE_TITLES, resolve_collection
 from comix_assets.partitions import COLLECTION_PARTITIONS
-from comix_resources.books import STATUS_ERROR, STATUS_OK, book_paths_to_extract, build_books_table
+from comix_resources.books import (
+    STATUS_OK,
+    book_paths_to_extract,
+    build_books_table,
+    failed_books,
+)
 from comix_resources.page_store import extract_collection
 from comix_resources.previews import markdown_image, markdown_table, thumbnail_grid_png
 from comix_resources.resources import ComicSourcesResource, LakeResource, PageExtractionResource
@@ -86,9 +91,7 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         store = lake.lake()
         path = store.partition_path(source, collection.key, "books.parquet")
         store.write_parquet(path, table)
-        failures = table.filter(pl.col("status") == STATUS_ERROR).select(
-            "relative_path", "format", "error"
-        )
+        failures = failed_books(table)
         context.log.info(f"{collection.name}: {table.height} books, {failures.height} failed")
         return dg.MaterializeResult(
             metadata={

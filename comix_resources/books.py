@@ -6,7 +6,7 @@ file never stops its collection and the books check can report the failure rate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -98,18 +98,11 @@ def _fallback_book_id(row: dict[str, object]) -> str:
 
 
 def build_books_table(
-    source: str,
-    collection: Collection,
-    fingerprints: FingerprintCache,
-    limits: ExtractionLimits,
-    on_book: Callable[[BookFile], None] | None = None,
+    source: str, collection: Collection, fingerprints: FingerprintCache, limits: ExtractionLimits
 ) -> pl.DataFrame:
-    rows = []
-    for book in collection.books:
-        if on_book is not None:
-            on_book(book)
-        rows.append(catalog_book(source, collection, book, fingerprints, limits))
-    return books_frame(rows)
+    return books_frame(
+        [catalog_book(source, collection, book, fingerprints, limits) for book in collection.books]
+    )
 
 
 def books_frame(rows: Sequence[dict[str, object]]) -> pl.DataFrame:
@@ -132,7 +125,8 @@ def books_frame(rows: Sequence[dict[str, object]]) -> pl.DataFrame:
 
 
 def failed_books(books: pl.DataFrame) -> pl.DataFrame:
-    return books.filter(pl.col("status") == STATUS_ERROR).select("relative_path", "error")
+    """The unreadable files and why, for the books check."""
+    return books.filter(pl.col("status") == STATUS_ERROR).select("relative_path", "format", "error")
 
 
 def book_paths_to_extract(books: pl.DataFrame) -> list[tuple[str, Path]]:

@@ -8,7 +8,6 @@ sensors (daemon process) and the runs (their own processes) share safely.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 from pathlib import Path
 
 from comix_resources.ids import sha256_bytes, sha256_file
@@ -61,8 +60,3 @@ class FingerprintCache:
             (key, size, mtime_ns, digest),
         )
         return digest
-
-    def forget(self, paths: Iterable[Path]) -> None:
-        self._connection.executemany(
-            "DELETE FROM fingerprints WHERE path = ?", [(str(p),) for p in paths]
-        )
