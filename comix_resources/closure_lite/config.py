@@ -35,7 +35,12 @@ class ClosureLiteConfig:
     hidden_dim: int = 384
     num_heads: int = 4
     context_layers: int = 2
-    dropout: float = 0.1
+    dropout: float = 0.2
+    # Reading-order head: rank of the content (bilinear) term, width of the geometry MLPs.
+    # 0: geometry only (tuned on the demo library; a content term overfits 80 pages).
+    pair_rank: int = 0
+    geometry_hidden: int = 64
+    geometry_lr_scale: float = 5.0
     # Denoise variants: Gaussian noise (in units of each feature's scale) on the encoder
     # outputs and whole-modality dropout per panel, on the inputs but never on the targets.
     noise_std: float = 0.2
@@ -48,8 +53,8 @@ class ClosureLiteConfig:
         default_factory=lambda: {"masked_panel": 1.0, "reading_order": 1.0, "page": 0.5}
     )
     learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    batch_size: int = 32
+    weight_decay: float = 0.05
+    batch_size: int = 8
     max_epochs: int = 40
     patience: int = 5
     val_fraction: float = 0.25

@@ -129,7 +129,10 @@ def _closure(
     with torch.inference_mode():
         page_index = torch.tensor(pages)
         prediction = model.predict_masked(
-            fused[page_index], data["mask"][page_index], torch.tensor(slots)
+            fused[page_index],
+            data["mask"][page_index],
+            torch.tensor(slots),
+            data["composition"][page_index],
         )
         keys = torch.stack([torch.stack([fused[p, j] for p, j in row]) for row in candidates])
         scores = torch.einsum(

@@ -26,6 +26,7 @@ from comix_resources.closure_lite.objectives import (
 )
 
 LOSS_NAMES = ("masked_panel", "reading_order", "page")
+_GEOMETRY_HEADS = ("pair_geometry", "start_geometry")
 
 
 @dataclass
@@ -109,7 +110,9 @@ def compute_losses(
     slot = _random_slot(mask, generator)
     pages = torch.nonzero(mask.sum(1) > 1).flatten()
     if len(pages):
-        prediction = model.predict_masked(fused[pages], mask[pages], slot[pages])
+        prediction = model.predict_masked(
+            fused[pages], mask[pages], slot[pages], batch["composition"][pages]
+        )
         masked = masked_panel_loss(prediction, clean, mask, pages, slot[pages], config.temperature)
     else:
         masked = clean.sum() * 0.0
@@ -188,8 +191,18 @@ def train(
     train_data = {k: v[train_index] for k, v in data.items()}
     val_data = {k: v[val_index] for k, v in data.items()}
     model = ClosureLite(config)
+    # The reading-order geometry MLPs are small and see well-posed inputs; at the shared
+    # learning rate they had not learned the order by the time the other objectives began
+    # to overfit (and early stopping kicked in), so they get a larger one.
+    geometry = [p for n, p in model.named_parameters() if n.split(".")[0] in _GEOMETRY_HEADS]
+    rest = [p for n, p in model.named_parameters() if n.split(".")[0] not in _GEOMETRY_HEADS]
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        [
+            {"params": rest},
+            {"params": geometry, "lr": config.learning_rate * config.geometry_lr_scale},
+        ],
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
     )
     generator = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []

@@ -52,3 +52,20 @@ def test_decode_reading_order_is_a_permutation_of_real_slots():
     order = decode_reading_order(scores, torch.randn(2, 4), mask)
     assert sorted(order[0, :3].tolist()) == [0, 1, 3] and order[0, 3] == -1
     assert (order[1] == -1).all()
+
+
+@pytest.mark.parametrize("variant", ["base", "context"])
+def test_content_term_and_masked_slot_layout(features, variant):
+    import dataclasses
+
+    torch.manual_seed(0)
+    model = ClosureLite(dataclasses.replace(small_config(variant), pair_rank=4)).eval()
+    data = to_tensors(features.subset(range(3)))
+    out = model(data["vision"], data["text"], data["composition"], data["mask"])
+    scores, _ = model.next_scores(out.panels, data["composition"], data["mask"])
+    assert scores.shape == (3, 12, 12) and torch.isfinite(scores).all()
+    slot = torch.zeros(3, dtype=torch.long)
+    with_layout = model.predict_masked(out.fused, data["mask"], slot, data["composition"])
+    without = model.predict_masked(out.fused, data["mask"], slot)
+    assert with_layout.shape == without.shape == (3, 32)
+    assert not torch.allclose(with_layout, without)
