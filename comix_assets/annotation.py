@@ -124,7 +124,7 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
                 "whole_page_fallbacks": whole_pages,
                 "failed_pages": len(failures),
                 "failures": dg.MetadataValue.json(failures),
-                "detector": f"{detector.name}",
+                "detector": detector.name,
                 "reading_direction": "rtl" if detection.is_rtl(key) else "ltr",
                 "preview": dg.MetadataValue.md(_overlay_preview(store, pages_table, table)),
                 "path": dg.MetadataValue.path(
