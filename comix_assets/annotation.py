@@ -19,7 +19,7 @@ from comix_resources.previews import (
     markdown_image,
     markdown_table,
     panels_overlay_png,
-    side_by_side_png,
+    thumbnail_grid_png,
 )
 from comix_resources.quality.table import page_quality_table
 from comix_resources.resources import (
@@ -31,6 +31,7 @@ from comix_resources.resources import (
 from comix_resources.text.table import extract_page_text
 
 PREVIEW_PAGES = 4
+OVERLAY_SIDE = 360
 PANELS_SCHEMA = "panels_schema"
 DATASPEC_SCHEMA = "dataspec_schema"
 PANEL_AGREEMENT = "panel_count_agreement"
@@ -60,8 +61,14 @@ def _overlay_preview(lake: Lake, pages: pl.DataFrame, panels: pl.DataFrame) -> s
             .sort("order")["bbox"]
             .to_list()
         )
-        overlays.append(panels_overlay_png(lake.read_bytes(lake.path(paths[page_id])), boxes))
-    return markdown_image(side_by_side_png(overlays), "panels in reading order")
+        overlays.append(
+            panels_overlay_png(lake.read_bytes(lake.path(paths[page_id])), boxes, OVERLAY_SIDE)
+        )
+    images = [overlay for overlay in overlays if overlay is not None]
+    return markdown_image(
+        thumbnail_grid_png(images, columns=PREVIEW_PAGES, thumb_height=OVERLAY_SIDE),
+        "panels in reading order",
+    )
 
 
 def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:

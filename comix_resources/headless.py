@@ -58,8 +58,8 @@ class RunSummary:
         return sum(row.checks_failed for row in self.rows)
 
 
-def resolve_selection(select: str | None, source: str, available: Sequence) -> list:
-    """Asset keys of `source` named by `select`: names (`pages`) or keys (`calibre/pages`)."""
+def resolve_selection(select: str | None, available: Sequence) -> list:
+    """The `available` asset keys named by `select`: names (`pages`) or keys (`calibre/pages`)."""
     if not select:
         return list(available)
     wanted = [part.strip() for part in select.split(",") if part.strip()]
@@ -109,7 +109,7 @@ def run_all(
             if new:
                 instance.add_dynamic_partitions(partitions.name, new)
             job = defs.resolve_job_def(collection_job_name(source))
-            keys = resolve_selection(select, source, sorted(job.asset_layer.executable_asset_keys))
+            keys = resolve_selection(select, sorted(job.asset_layer.executable_asset_keys))
             if keys:
                 plan += [(source, collection, job, keys) for collection in collections]
         with Progress(
@@ -126,7 +126,7 @@ def run_all(
                 progress.advance(task)
             corpus_job = defs.resolve_job_def(CORPUS_JOB)
             corpus_keys = resolve_selection(
-                select, "corpus", sorted(corpus_job.asset_layer.executable_asset_keys)
+                select, sorted(corpus_job.asset_layer.executable_asset_keys)
             )
             if corpus_keys and not sources:
                 progress.update(task, description="cross-source assets")

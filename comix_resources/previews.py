@@ -90,29 +90,3 @@ def panels_overlay_png(
     buffer = io.BytesIO()
     page.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
-
-
-def side_by_side_png(images: Sequence[bytes | None], gap: int = 6) -> bytes | None:
-    """PNG images placed in one row (for a few overlays in one metadata entry)."""
-    tiles = []
-    for data in images:
-        if data is not None:
-            with Image.open(io.BytesIO(data)) as tile:
-                tiles.append(tile.convert("RGB"))
-    if not tiles:
-        return None
-    row = Image.new(
-        "RGB",
-        (
-            sum(t.width for t in tiles) + gap * (len(tiles) + 1),
-            max(t.height for t in tiles) + 2 * gap,
-        ),
-        (40, 40, 40),
-    )
-    x = gap
-    for tile in tiles:
-        row.paste(tile, (x, gap))
-        x += tile.width + gap
-    buffer = io.BytesIO()
-    row.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()

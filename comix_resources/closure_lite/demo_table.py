@@ -9,7 +9,6 @@ character_boxes, faces, texts. A book written in several formats is taken once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
+from comix_resources.ids import book_id_from_sha256, sha256_file
 from comix_resources.pages import iter_pages
 
 TEXT_KINDS = ("dialogue", "narration", "sfx")
@@ -35,7 +35,7 @@ def demo_training_pages(library: Path, image_root: Path) -> pl.DataFrame:
             continue
         seen.add(key)
         book_path = truth_path.with_name(truth_path.name.removesuffix(".truth.json"))
-        book_id = hashlib.sha256(book_path.read_bytes()).hexdigest()[:16]
+        book_id = book_id_from_sha256(sha256_file(book_path))
         images = {page.index: page for page in iter_pages(book_path) if page.data is not None}
         for page in truth["pages"]:
             index = page["page_index"]

@@ -22,7 +22,6 @@ The module ``efficientnet_lite`` holds the architecture, to load the state dict 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -39,6 +38,7 @@ from comix_resources.closure_lite.features import (
     page_slots,
     page_type_id,
 )
+from comix_resources.ids import sha256_bytes
 
 if TYPE_CHECKING:
     import polars as pl
@@ -240,10 +240,6 @@ def _crop(image: Image.Image, box: tuple[int, int, int, int], page_size: dict) -
     return image.crop((left, top, right, bottom)).convert("RGB")
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def encode_pages(
     table: pl.DataFrame,
     image_loader: Callable[[str], Image.Image],
@@ -280,9 +276,9 @@ def encode_pages(
             composition[i, : len(slots)] = composition_features(row, slots)
             for j, slot in enumerate(slots):
                 crop = _crop(image, slot.box, row.get("page_size") or {})
-                vkey = _sha(f"{crop.size}".encode() + crop.tobytes())
+                vkey = sha256_bytes(f"{crop.size}".encode() + crop.tobytes())
                 crops[vkey] = crop
-                tkey = _sha(slot.text.encode()) if slot.text.strip() else None
+                tkey = sha256_bytes(slot.text.encode()) if slot.text.strip() else None
                 if tkey is not None:
                     texts[tkey] = slot.text
                 slot_keys.append((i, j, vkey, tkey))

@@ -10,7 +10,6 @@ for VLM endpoints, and OCR engines serialise themselves.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import random
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from comix_resources.ids import sha256_bytes
 from comix_resources.text.base import (
     OUTCOMES,
     Attempt,
@@ -172,7 +172,7 @@ class TextCascade:
 
 def _load(page: PageInput) -> tuple[bytes, str, int, int]:
     data = page.image if isinstance(page.image, bytes) else Path(page.image).read_bytes()
-    sha256 = page.sha256 or hashlib.sha256(data).hexdigest()
+    sha256 = page.sha256 or sha256_bytes(data)
     width, height = page.width, page.height
     if width is None or height is None:
         from PIL import Image
