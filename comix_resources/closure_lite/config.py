@@ -6,22 +6,13 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from comix_resources.page_classes import PAGE_CLASSES
+
 MAX_PANELS = 12
 TEXT_DIM = 384
 VARIANTS = ("base", "denoise", "context", "context-denoise")
-# Page-type vocabulary for the optional page-type input; id 0 means unknown and adds nothing.
-PAGE_TYPES = (
-    "unknown",
-    "cover",
-    "first-page",
-    "story",
-    "advertisement",
-    "text-story",
-    "art",
-    "preview",
-    "back-cover",
-    "other",
-)
+# Page-type input vocabulary: id 0 means unknown and adds nothing.
+PAGE_TYPES = ("unknown", *PAGE_CLASSES)
 
 
 @dataclass

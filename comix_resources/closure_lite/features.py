@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from comix_resources.closure_lite.config import MAX_PANELS, PAGE_TYPES
+from comix_resources.page_classes import normalise_page_class
 
 COMPOSITION_FEATURES = (
     "x",
@@ -135,11 +136,9 @@ def composition_features(row: Mapping[str, Any], slots: Sequence[PanelSlot]) -> 
 
 
 def page_type_id(name: str | None) -> int:
-    """Id of a page-type name (``back_cover`` and ``textstory`` spellings too); else 0."""
-    if not name:
-        return 0
-    name = name.lower().replace("_", "-").replace("textstory", "text-story")
-    return PAGE_TYPES.index(name) if name in PAGE_TYPES else 0
+    """Id of a page-type name in ``PAGE_TYPES`` (other spellings too); 0 when unknown."""
+    canonical = normalise_page_class(name)
+    return PAGE_TYPES.index(canonical) if canonical else 0
 
 
 @dataclass

@@ -3,6 +3,7 @@ import polars as pl
 import pytest
 from PIL import Image, ImageDraw
 
+from comix_resources.closure_lite.config import PAGE_TYPES
 from comix_resources.closure_lite.encoders import FeatureCache, encode_pages
 from comix_resources.closure_lite.features import COMPOSITION_FEATURES
 
@@ -71,7 +72,7 @@ def test_encode_pages_arrays_and_cache(tmp_path):
     assert first.composition.shape == (3, 12, len(COMPOSITION_FEATURES))
     assert first.mask.sum() == 9 and first.order[0, :3].tolist() == [2, 1, 0]
     assert (first.text[0, 1] == 0).all()  # panel without text
-    assert first.page_type_ids.tolist() == [3, 3, 3]
+    assert first.page_type_ids.tolist() == [PAGE_TYPES.index("story")] * 3
     assert first.composition[0, 2, 8] == 0.25  # one character box in the first panel
     calls = (text.items, vision.items)
     cache.close()
