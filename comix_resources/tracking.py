@@ -281,6 +281,17 @@ class Tracker:
             logged_model_uri=info.model_uri,
         )
 
+    def log_artifacts(self, local_dir: str | Path, artifact_path: str) -> None:
+        """Copy a folder into the active run's artifacts under ``artifact_path``."""
+        self.client.log_artifacts(self._active_run_id(), str(local_dir), artifact_path)
+
+    def download_artifacts(self, run_id: str, artifact_path: str, dst: str | Path) -> Path:
+        """A run's artifact folder (or file), copied under ``dst``; returns its local path."""
+        return Path(self.client.download_artifacts(run_id, artifact_path, str(dst)))
+
+    def set_version_tag(self, model_name: str, version: int | str, key: str, value: str) -> None:
+        self.client.set_model_version_tag(model_name, str(version), key, value)
+
     def set_description(self, model_name: str, version: int | str | None, description: str) -> None:
         """Describe a model version, or the registered model itself when ``version`` is None."""
         if version is None:
