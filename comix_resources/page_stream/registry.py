@@ -1,0 +1,243 @@
+"""The page-stream model in MLflow: labels from the lake, one training run, the gate, loading.
+
+Labels come from a CoSMo split file keyed by ``book_id`` (``COMIX_PAGE_TYPE_LABELS``, format
+in ``labels``) and from ``<book file>.truth.json`` beside a book (the demo library's ground
+truth); the split file wins where both exist.
+
+``train_and_register`` trains on the labelled books, scores the model *and* the rule-based
+fallback on the same held-out books, logs both to MLflow and registers a version of
+``page-stream``. The gate: the model's held-out macro-F1 must be at least the rules' (so
+switching from the fallback to the model never makes page types worse) and its accuracy must
+beat always answering the most common class. ``champion`` moves when the gate passes and the
+version beats the champion's macro-F1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from comix_resources.page_classes import normalise_page_class
+from comix_resources.page_stream.config import PageStreamConfig
+from comix_resources.page_stream.features import BookFeatures
+from comix_resources.tracking import ModelVersionInfo, Tracker
+
+MODEL_NAME = "page-stream"
+EXPERIMENT = "page-stream"
+CHAMPION_ALIAS = "champion"
+CHAMPION_METRIC = "val_macro_f1"
+PREDICTOR_ARTIFACT = "predictor"
+TRUTH_SUFFIX = ".truth.json"
+
+
+def book_labels(
+    books: pl.DataFrame, cosmo: Mapping[str, Sequence[str | None]] | None = None
+) -> dict[str, list[str | None]]:
+    """``book_id`` -> page labels (by page index) for the books of a ``books`` table that have
+    labels: from ``cosmo`` (a parsed split file) or a ``.truth.json`` beside the book file."""
+    out: dict[str, list[str | None]] = {}
+    for row in books.select("book_id", "path").iter_rows(named=True):
+        book_id = str(row["book_id"])
+        if cosmo and book_id in cosmo:
+            out[book_id] = [normalise_page_class(label) for label in cosmo[book_id]]
+            continue
+        truth = Path(str(row["path"]) + TRUTH_SUFFIX) if row["path"] else None
+        if truth is not None and truth.is_file():
+            pages = json.loads(truth.read_text())["pages"]
+            labels: list[str | None] = [None] * (
+                1 + max((p["page_index"] for p in pages), default=-1)
+            )
+            for page in pages:
+                labels[page["page_index"]] = normalise_page_class(page["page_type"])
+            out[book_id] = labels
+    return out
+
+
+def attach_labels(
+    rows: list[dict[str, Any]], labels: Mapping[str, Sequence[str | None]]
+) -> list[dict[str, Any]]:
+    """``rows`` with ``label`` set from ``labels`` (None where a book or page has none)."""
+    for row in rows:
+        book = labels.get(str(row["book_id"]))
+        index = int(row["page_index"])
+        row["label"] = book[index] if book is not None and index < len(book) else None
+    return rows
+
+
+def packed_inputs(book: BookFeatures) -> np.ndarray:
+    """(1, n, Dv + Dt + S) float32: the exported model's one input (MLflow's ``pt2`` format
+    takes a single tensor), each page's vision, text and scalar features side by side."""
+    assert book.vision is not None and book.text is not None
+    return np.concatenate([book.vision, book.text, book.scalars], axis=-1)[None].astype(np.float32)
+
+
+def sequence_classifier(model: Any) -> Any:
+    """``model`` wrapped to map ``packed_inputs`` to (B, n, classes) logits."""
+    import torch
+
+    config = model.config
+    cuts = np.cumsum([config.vision_dim, config.text_dim]).tolist()
+
+    class SequenceClassifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model
+
+        def forward(self, packed: torch.Tensor) -> torch.Tensor:
+            vision, text, scalars = torch.tensor_split(packed, cuts, dim=-1)
+            mask = torch.ones(packed.shape[:2], dtype=torch.bool, device=packed.device)
+            return self.inner(vision, text, scalars, mask)
+
+    return SequenceClassifier().eval()
+
+
+def _flat(prefix: str, metrics: Mapping[str, Any]) -> dict[str, float]:
+    flat = {f"{prefix}{k}": float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    for name, value in (metrics.get("per_class") or {}).items():
+        f1 = value.get("f1") if isinstance(value, Mapping) else value
+        if f1 is not None:
+            flat[f"{prefix}f1_{name}"] = float(f1)
+    return flat
+
+
+@dataclass
+class PageStreamOutcome:
+    version: ModelVersionInfo
+    model_metrics: dict[str, Any]
+    rule_metrics: dict[str, Any]
+    majority_accuracy: float
+    passed_gate: bool
+    gate_reasons: list[str]
+    promoted: bool
+    promotion_reason: str
+    champion_version: int | None
+    epochs: int
+    seconds_per_epoch: float
+    train_books: int
+    val_books: int
+    run_url: str
+    model_version_url: str
+
+
+def gate(
+    model: Mapping[str, Any], rules: Mapping[str, Any], majority_accuracy: float
+) -> tuple[bool, list[str]]:
+    reasons = []
+    if not model["macro_f1"] >= rules["macro_f1"]:
+        reasons.append(
+            f"macro-F1 {model['macro_f1']:.3f} is below the rule-based fallback's "
+            f"{rules['macro_f1']:.3f}"
+        )
+    if not model["accuracy"] > majority_accuracy:
+        reasons.append(
+            f"accuracy {model['accuracy']:.3f} does not beat the majority class "
+            f"({majority_accuracy:.3f})"
+        )
+    return not reasons, reasons
+
+
+def train_and_register(
+    books: Sequence[BookFeatures],
+    config: PageStreamConfig,
+    tracker: Tracker,
+    seed: int = 0,
+    tags: dict[str, str] | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> PageStreamOutcome:
+    """Train on labelled, encoded ``books``; evaluate model and rules; register; gate."""
+    from comix_resources.page_stream.inference import PageStreamPredictor, predict_books
+    from comix_resources.page_stream.metrics import evaluate_books
+    from comix_resources.page_stream.rules import RulePredictor
+    from comix_resources.page_stream.train import train
+
+    with tracker.start_run(run_name=f"{MODEL_NAME} seed {seed}", tags=tags or {}) as run_id:
+        tracker.log_params({**dataclasses.asdict(config), "seed": seed, "books": len(books)})
+
+        def log_epoch(epoch: int, values: dict[str, float]) -> None:
+            tracker.log_metrics(values, step=epoch)
+            if on_epoch is not None:
+                on_epoch(epoch, values)
+
+        result = train(books, config, seed=seed, on_epoch=log_epoch)
+        model = result.model()
+        held_out = [b for b in books if b.book_id in set(result.val_books)]
+        scores = {}
+        for name, predictor in (("model", PageStreamPredictor(model)), ("rules", RulePredictor())):
+            predictions = predict_books(predictor, held_out)
+            scores[name] = evaluate_books(
+                [(b.labels, p.labels) for b, p in zip(held_out, predictions, strict=True)]
+            )
+        truth = [label for b in held_out for label in b.labels if label is not None]
+        majority = Counter(truth).most_common(1)[0][1] / len(truth) if truth else float("nan")
+        passed, reasons = gate(scores["model"], scores["rules"], majority)
+        tracker.log_metrics(
+            {
+                **_flat("val_", scores["model"]),
+                **_flat("rules_", scores["rules"]),
+                "majority_accuracy": majority,
+                "passed_gate": float(passed),
+            }
+        )
+        example = next(b for b in books if len(b) > 1)
+        version = tracker.log_torch_model(
+            sequence_classifier(model),
+            name="model",
+            input_example=np.repeat(packed_inputs(example), 2, axis=0),
+            pip_requirements=[f"{p}=={metadata.version(p)}" for p in ("torch", "numpy", "mlflow")],
+            description=(
+                f"Page stream segmentation (CoSMo-style transformer over a book's pages). "
+                f"Held-out macro-F1 {scores['model']['macro_f1']:.3f} (rules "
+                f"{scores['rules']['macro_f1']:.3f}), PQ {scores['model']['pq']:.3f}; gate "
+                f"{'passed' if passed else 'FAILED'}."
+            ),
+            registered_model_name=MODEL_NAME,
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            PageStreamPredictor(model).save(folder)
+            tracker.log_artifacts(folder, PREDICTOR_ARTIFACT)
+        tracker.set_version_tag(
+            MODEL_NAME, version.version, "evaluation_gate", "passed" if passed else "failed"
+        )
+        promoted, why = tracker.promote_if_better(
+            MODEL_NAME, version.version, CHAMPION_METRIC, higher_is_better=True, gate_passed=passed
+        )
+    return PageStreamOutcome(
+        version=version,
+        model_metrics=scores["model"],
+        rule_metrics=scores["rules"],
+        majority_accuracy=majority,
+        passed_gate=passed,
+        gate_reasons=reasons,
+        promoted=promoted,
+        promotion_reason=why,
+        champion_version=tracker.champion_version(MODEL_NAME, CHAMPION_ALIAS),
+        epochs=len(result.history),
+        seconds_per_epoch=result.seconds_per_epoch,
+        train_books=len(result.train_books),
+        val_books=len(result.val_books),
+        run_url=tracker.run_url(run_id),
+        model_version_url=tracker.model_version_url(MODEL_NAME, version.version),
+    )
+
+
+def load_champion(tracker: Tracker) -> tuple[Any, int] | None:
+    """``(PageStreamPredictor, version)`` of the ``champion``, or None when there is none."""
+    from comix_resources.page_stream.inference import PageStreamPredictor
+
+    version = tracker.champion_version(MODEL_NAME, CHAMPION_ALIAS)
+    if version is None:
+        return None
+    run_id = tracker.client.get_model_version(MODEL_NAME, str(version)).run_id
+    with tempfile.TemporaryDirectory() as folder:
+        local = tracker.download_artifacts(run_id, PREDICTOR_ARTIFACT, folder)
+        return PageStreamPredictor.load(Path(local)), version
