@@ -44,6 +44,11 @@ def _read(lake: Lake, source: str, key: str, table: str) -> pl.DataFrame:
     return lake.read_parquet(lake.partition_path(source, key, f"{table}.parquet"))
 
 
+def _read_optional(lake: Lake, source: str, key: str, table: str) -> pl.DataFrame | None:
+    path = lake.partition_path(source, key, f"{table}.parquet")
+    return lake.read_parquet(path) if lake.exists(path) else None
+
+
 def _overlay_preview(lake: Lake, pages: pl.DataFrame, panels: pl.DataFrame) -> str:
     """A few pages with the most panels, outlined and numbered in reading order."""
     counts = (
@@ -189,7 +194,7 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=dataspec_key,
-        deps=[pages_key, panels_key, text_key],
+        deps=[pages_key, panels_key, text_key, [source, "page_types"]],
         kinds={"python", "polars", "parquet"},
         description=f"The DataSpec record of every page of a {title} collection: panels in "
         "reading order with their dialogue, narration and sound effects, characters and "
@@ -234,6 +239,7 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
             _read(store, source, key, "page_text"),
             source,
             key,
+            page_types=_read_optional(store, source, key, "page_types"),
         )
         path = store.partition_path(source, key, "dataspec.parquet")
         store.write_parquet(path, table)

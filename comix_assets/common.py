@@ -8,6 +8,8 @@ from comix_resources.resources import ComicSourcesResource
 from comix_resources.sources import Collection
 
 OWNERS = ["team:comix"]
+# Metadata key on `<source>/books`: the collection content digest it was built from.
+CONTENT_DIGEST = "content_digest"
 
 SOURCE_TITLES = {
     "amazon": "Amazon/Comixology",

@@ -5,16 +5,27 @@ from __future__ import annotations
 import dagster as dg
 
 from comix_assets.annotation import build_annotation_assets
+from comix_assets.embeddings import build_embeddings_asset
 from comix_assets.ingest import build_ingest_assets
-from comix_assets.jobs import build_collection_job, build_corpus_job
+from comix_assets.jobs import (
+    build_closure_lite_job,
+    build_collection_job,
+    build_corpus_job,
+    build_embeddings_job,
+)
+from comix_assets.models import closure_lite
+from comix_assets.page_stream import build_page_types_asset, page_stream
+from comix_assets.search import embedding_index, embedding_map
 from comix_assets.sensors import build_discovery_sensor
 from comix_assets.training import training_pages
 from comix_resources.resources import (
+    ClosureLiteResource,
     ComicSourcesResource,
     DataQualityResource,
     LakeResource,
     MlflowResource,
     PageExtractionResource,
+    PageStreamResource,
     PageTextResource,
     PanelDetectorResource,
 )
@@ -42,7 +53,22 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
         ),
         "data_quality": DataQualityResource(),
         "mlflow": MlflowResource(
-            tracking_db=str(settings.mlflow_db), artifact_root=str(settings.mlflow_artifacts)
+            tracking_db=str(settings.mlflow_db),
+            artifact_root=str(settings.mlflow_artifacts),
+            ui_base=settings.mlflow_ui,
+        ),
+        "model": ClosureLiteResource(
+            text_encoder=settings.text_encoder,
+            vision_encoder=settings.vision_encoder,
+            cache_dir=str(settings.cache_dir),
+            embedding_variant=settings.embedding_variant,
+            max_epochs=settings.train_max_epochs,
+        ),
+        "page_stream_model": PageStreamResource(
+            cache_dir=str(settings.cache_dir),
+            labels_file=settings.page_type_labels,
+            text_encoder=settings.text_encoder,
+            vision_encoder=settings.vision_encoder,
         ),
     }
 
@@ -51,13 +77,23 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
     assets = [
         asset
         for source in SOURCES
-        for asset in [*build_ingest_assets(source), *build_annotation_assets(source)]
+        for asset in [
+            *build_ingest_assets(source),
+            *build_annotation_assets(source),
+            build_page_types_asset(source),
+            build_embeddings_asset(source),
+        ]
     ]
-    assets.append(training_pages)
+    assets += [training_pages, page_stream, closure_lite, embedding_index, embedding_map]
     jobs = {source: build_collection_job(source) for source in SOURCES}
     return dg.Definitions(
         assets=assets,
-        jobs=[*jobs.values(), build_corpus_job()],
+        jobs=[
+            *jobs.values(),
+            *(build_embeddings_job(source) for source in SOURCES),
+            build_closure_lite_job(),
+            build_corpus_job(),
+        ],
         sensors=[build_discovery_sensor(source, jobs[source]) for source in SOURCES],
         resources=build_resources(settings),
     )

@@ -5,7 +5,7 @@ import warnings
 import dagster as dg
 import polars as pl
 
-from comix_assets.common import OWNERS, SOURCE_TITLES, resolve_collection
+from comix_assets.common import CONTENT_DIGEST, OWNERS, SOURCE_TITLES, resolve_collection
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.books import (
     STATUS_OK,
@@ -13,6 +13,7 @@ from comix_resources.books import (
     build_books_table,
     failed_books,
 )
+from comix_resources.discovery import content_digest
 from comix_resources.page_store import extract_collection
 from comix_resources.previews import markdown_image, markdown_table, thumbnail_grid_png
 from comix_resources.resources import ComicSourcesResource, LakeResource, PageExtractionResource
@@ -87,7 +88,8 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         extraction: PageExtractionResource,
     ) -> dg.MaterializeResult:
         collection = resolve_collection(context, sources, source)
-        table = build_books_table(source, collection, sources.fingerprints(), extraction.limits())
+        fingerprints = sources.fingerprints()
+        table = build_books_table(source, collection, fingerprints, extraction.limits())
         store = lake.lake()
         path = store.partition_path(source, collection.key, "books.parquet")
         store.write_parquet(path, table)
@@ -96,6 +98,8 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(
             metadata={
                 "collection": collection.name,
+                # What the discovery sensor compares, so it skips what is already done.
+                CONTENT_DIGEST: content_digest(collection, fingerprints, cached_only=True) or "",
                 "books": table.height,
                 "books_ok": table.filter(pl.col("status") == STATUS_OK).height,
                 "books_failed": failures.height,

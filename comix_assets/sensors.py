@@ -6,9 +6,17 @@ import json
 
 import dagster as dg
 
+from comix_assets.common import CONTENT_DIGEST
 from comix_assets.partitions import COLLECTION_PARTITIONS
-from comix_resources.discovery import CollectionState, detect_changes
+from comix_resources.discovery import (
+    CollectionChange,
+    CollectionState,
+    content_digest,
+    detect_changes,
+)
+from comix_resources.fingerprints import FingerprintCache
 from comix_resources.resources import ComicSourcesResource
+from comix_resources.sources import ComicSource
 
 
 def _load_cursor(cursor: str | None) -> dict[str, CollectionState]:
@@ -22,6 +30,32 @@ def _dump_cursor(states: dict[str, CollectionState]) -> str:
         {key: {"stat": s.stat, "content": s.content} for key, s in sorted(states.items())},
         separators=(",", ":"),
     )
+
+
+def _materialized(
+    context: dg.SensorEvaluationContext,
+    source: str,
+    comic_source: ComicSource,
+    fingerprints: FingerprintCache,
+    change: CollectionChange,
+) -> bool:
+    """Whether the partition's latest ``books`` came from this very content (``comix run``,
+    or a run before the sensor's cursor was reset), so a run would redo finished work."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey([source, "books"]), asset_partitions=[change.key]
+        ),
+        limit=1,
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return False
+    recorded = records[0].asset_materialization.metadata.get(CONTENT_DIGEST)
+    if recorded is None or not recorded.value:
+        return False
+    current = change.state.content or content_digest(
+        comic_source.collection(change.key), fingerprints, cached_only=True
+    )
+    return current == recorded.value
 
 
 def build_discovery_sensor(
@@ -45,10 +79,19 @@ def build_discovery_sensor(
         if comic_source is None:
             return dg.SkipReason(f"{sources.root_variable(source)} is not set")
         previous = _load_cursor(context.cursor)
-        changes, states = detect_changes(comic_source, previous, sources.fingerprints())
+        fingerprints = sources.fingerprints()
+        changes, states = detect_changes(comic_source, previous, fingerprints)
         known = set(context.instance.get_dynamic_partitions(partitions.name))
         new_keys = sorted({c.key for c in changes} - known)
         cursor = _dump_cursor(states)
+        done = [
+            c
+            for c in changes
+            if c.key in known and _materialized(context, source, comic_source, fingerprints, c)
+        ]
+        changes = [c for c in changes if c not in done]
+        for change in done:
+            context.log.info(f"{change.key}: already materialized from this content, no run")
         if not changes:
             context.update_cursor(cursor)
             return dg.SkipReason(f"no new or changed collections in {len(states)}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +22,10 @@ app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
 DEMO_LIBRARY = "demo-library"
+HOST = "127.0.0.1"
 DAGSTER_PORT = 3000
+MLFLOW_PORT = 5000
+SEARCH_PORT = 8765
 
 
 @app.command("demo-library")
@@ -86,12 +88,19 @@ def run(
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Dagster UI port.")] = DAGSTER_PORT,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port.")] = MLFLOW_PORT,
+    search_port: Annotated[int, typer.Option(help="Search page port.")] = SEARCH_PORT,
     regenerate: Annotated[bool, typer.Option(help="Write the demo library again.")] = False,
 ) -> None:
-    """Generate the demo library under $COMIX_HOME and start the Dagster UI with sensors running."""
+    """The whole demo: generate the demo library under $COMIX_HOME, start the MLflow UI, run
+    the main pipeline (collections, the four Closure Lite variants, embeddings, index and map),
+    then start the search page and the Dagster UI with sensors running. Ctrl-C stops it all."""
     from comix_resources.demo import generate_demo_library
+    from comix_resources.headless import run_all
     from comix_resources.instance import ensure_dagster_home
+    from comix_resources.services import Services, executable
     from comix_resources.settings import ComixSettings
+    from comix_resources.tracking import sqlite_tracking_uri
 
     settings = ComixSettings.from_env()
     library = settings.home / DEMO_LIBRARY
@@ -104,19 +113,94 @@ def demo(
     os.environ.setdefault("COMIX_DARKHORSE_ROOT", str(library / "darkhorse"))
     os.environ.setdefault("COMIX_CALIBRE_LIBRARY", str(library / "calibre"))
     os.environ["COMIX_HOME"] = str(settings.home)
+    os.environ.setdefault("COMIX_MLFLOW_UI", f"http://{HOST}:{mlflow_port}")
+    os.environ.setdefault("COMIX_DAGSTER_UI", f"http://{HOST}:{port}")
+    settings = ComixSettings.from_env()
     dagster_home = ensure_dagster_home(settings)
-    console.print(
-        f"[bold]CoMix demo[/bold]\n"
-        f"  library      {library}\n"
-        f"  state        {settings.home} (DAGSTER_HOME={dagster_home})\n"
-        f"  Dagster UI   http://127.0.0.1:{port}  -> Lineage, then Automation for the sensors;\n"
-        f"               each source's collections appear as partitions within a minute.\n"
-        f"  stop with Ctrl-C"
+    services = Services(settings.home / "logs")
+    try:
+        settings.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+        services.start(
+            "mlflow",
+            [
+                executable("mlflow"),
+                "ui",
+                "--backend-store-uri",
+                sqlite_tracking_uri(settings.mlflow_db),
+                "--default-artifact-root",
+                settings.mlflow_artifacts.as_uri(),
+                "--host",
+                HOST,
+                "--port",
+                str(mlflow_port),
+            ],
+        )
+        console.print(
+            f"[bold]CoMix demo[/bold]\n"
+            f"  library      {library}\n"
+            f"  state        {settings.home} (DAGSTER_HOME={dagster_home})\n"
+            f"  MLflow UI    http://{HOST}:{mlflow_port}  (models: closure-lite-<variant>)\n"
+            f"  running the pipeline headlessly first; runs are recorded for the Dagster UI"
+        )
+        summary = run_all(console=console, settings=settings)
+        console.print(
+            f"pipeline: {summary.ok} runs ok, {summary.failed} failed; checks: "
+            f"{summary.checks_passed} passed, {summary.checks_failed} failed"
+        )
+        for row in summary.rows:
+            if not row.ok:
+                console.print(f"  [red]{row.source}/{row.partition}: {row.error}")
+        services.start(
+            "search", [executable("comix"), "serve", "--host", HOST, "--port", str(search_port)]
+        )
+        workspace = Path("workspace.yaml")
+        target = (
+            ["-w", str(workspace)] if workspace.exists() else ["-m", "comix_assets.definitions"]
+        )
+        services.start(
+            "dagster",
+            [executable("dagster"), "dev", *target, "-h", HOST, "-p", str(port)],
+            env={"DAGSTER_HOME": str(dagster_home)},
+        )
+        search_up = services.wait_for("search", HOST, search_port, timeout_s=60)
+        dagster_up = services.wait_for("dagster", HOST, port, timeout_s=120)
+        console.print(
+            f"  Dagster UI   http://{HOST}:{port}  {'' if dagster_up else '(not up: see logs)'}\n"
+            f"  search page  http://{HOST}:{search_port}  "
+            f"{'' if search_up else '(not up: see logs)'}\n"
+            f"  MLflow UI    http://{HOST}:{mlflow_port}\n"
+            f"  logs         {services.log_dir}\n"
+            f"  stop with Ctrl-C"
+        )
+        services.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.stop()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = HOST,
+    port: Annotated[int, typer.Option(help="Port of the search page.")] = SEARCH_PORT,
+    bundle: Annotated[
+        Path | None, typer.Option(help="Search bundle; default $COMIX_HOME/lake/index.")
+    ] = None,
+    lake: Annotated[Path | None, typer.Option(help="Lake root; default $COMIX_HOME/lake.")] = None,
+    dagster_url: Annotated[str | None, typer.Option(help="Dagster UI base for links.")] = None,
+    mlflow_url: Annotated[str | None, typer.Option(help="MLflow UI base for links.")] = None,
+) -> None:
+    """The search page (and its JSON API, documented at /docs) over the embedding index."""
+    from comix_resources.webapp.serve import serve as serve_app
+
+    serve_app(
+        host,
+        port,
+        bundle_dir=bundle,
+        lake_root=lake,
+        dagster_url=dagster_url,
+        mlflow_url=mlflow_url,
     )
-    workspace = Path("workspace.yaml")
-    target = ["-w", str(workspace)] if workspace.exists() else ["-m", "comix_assets.definitions"]
-    dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
-    os.execv(dagster, [dagster, "dev", *target, "-h", "127.0.0.1", "-p", str(port)])
 
 
 @app.command()

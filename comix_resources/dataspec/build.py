@@ -75,6 +75,9 @@ DATASPEC_SCHEMA = pl.Schema(
         "source": pl.String,
         "collection": pl.String,
         "page_size": pl.Struct({"width": pl.Int64, "height": pl.Int64}),
+        # From ``<source>/page_types`` (page stream segmentation); null without it.
+        "page_type": pl.String,
+        "page_type_probability": pl.Float64,
         "text_engine": pl.String,
         "text_model": pl.String,
         "detector": pl.String,
@@ -271,6 +274,9 @@ def build_page(
     }
 
 
+_PAGE_TYPE_COLUMNS = ("page_type", "page_type_probability")
+
+
 def _rows_by_page(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in frame.iter_rows(named=True):
@@ -285,8 +291,12 @@ def coco_to_dataspec(
     source: str,
     collection: str,
     config: AlignmentConfig | None = None,
+    page_types: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Join panels and text per page into the DataSpec table (see the module docstring)."""
+    """Join panels and text per page into the DataSpec table (see the module docstring).
+
+    ``page_types`` (``page_id``, ``page_type``, ``probability``) fills the page-type columns.
+    """
     if "status" in pages.columns:
         pages = pages.filter(pl.col("status") == "ok")
     detections = _rows_by_page(panels)
@@ -306,4 +316,22 @@ def coco_to_dataspec(
                 config,
             )
         )
-    return pl.DataFrame(rows, schema=DATASPEC_SCHEMA, orient="row")
+    built = {k: v for k, v in DATASPEC_SCHEMA.items() if k not in _PAGE_TYPE_COLUMNS}
+    frame = pl.DataFrame(rows, schema=built, orient="row")
+    if page_types is not None and page_types.height:
+        frame = frame.join(
+            page_types.select(
+                "page_id",
+                pl.col("page_type").cast(pl.String),
+                pl.col("probability").cast(pl.Float64).alias("page_type_probability"),
+            ),
+            on="page_id",
+            how="left",
+            maintain_order="left",
+        )
+    else:
+        frame = frame.with_columns(
+            pl.lit(None, pl.String).alias("page_type"),
+            pl.lit(None, pl.Float64).alias("page_type_probability"),
+        )
+    return frame.select(DATASPEC_SCHEMA.names())

@@ -29,6 +29,8 @@ def to_dataspec_v03(row: dict[str, Any]) -> dict[str, Any]:
         "book": row["book"],
         "page_index": row["page_index"],
         "page_size": row["page_size"],
+        "page_type": row.get("page_type"),
+        "page_type_probability": row.get("page_type_probability"),
         "panels": [
             {
                 "panel_id": f"{row['page_id']}-p{panel['order']:02d}",

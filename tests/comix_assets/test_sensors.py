@@ -56,6 +56,10 @@ def test_discovery_adds_partitions_runs_changes_and_skips_touches(
         _, cursor = _tick(defs, instance, "amazon", cursor, resources)
         assert all(state["content"] for state in json.loads(cursor).values())
 
+        # A sensor without a cursor (as after `comix run`) does not redo materialized work.
+        fresh, _ = _tick(defs, instance, "amazon", None, resources)
+        assert isinstance(fresh, dg.SkipReason), fresh
+
         book = next(p for p in sorted(root.rglob("*")) if p.suffix in {".cbz", ".pdf", ".cb7"})
         os.utime(book, ns=(book.stat().st_atime_ns, book.stat().st_mtime_ns + 10**9))
         touched, cursor = _tick(defs, instance, "amazon", cursor, resources)

@@ -1,0 +1,227 @@
+"""Page stream segmentation: the page-stream model and the page types of every collection."""
+
+import dagster as dg
+import polars as pl
+
+from comix_assets.common import OWNERS, SOURCE_TITLES
+from comix_assets.partitions import COLLECTION_PARTITIONS
+from comix_resources.lake import Lake
+from comix_resources.page_stream import (
+    RulePredictor,
+    book_features,
+    evaluate_books,
+    page_rows,
+    page_types_table,
+    predict_books,
+    segments_table,
+)
+from comix_resources.page_stream.registry import (
+    CHAMPION_METRIC,
+    EXPERIMENT,
+    MODEL_NAME,
+    attach_labels,
+    book_labels,
+    load_champion,
+    train_and_register,
+)
+from comix_resources.previews import markdown_table
+from comix_resources.resources import LakeResource, MlflowResource, PageStreamResource
+from comix_resources.settings import SOURCES
+
+PAGE_STREAM_GATE = "page_stream_gate"
+INPUT_TABLES = ("books", "pages", "page_text", "page_quality")
+
+
+def _read(lake: Lake, source: str, key: str, table: str) -> pl.DataFrame | None:
+    path = lake.partition_path(source, key, f"{table}.parquet")
+    return lake.read_parquet(path) if lake.exists(path) else None
+
+
+def _partition_rows(
+    lake: Lake, source: str, key: str, labels_file: dict | None
+) -> list[dict] | None:
+    """Page rows of one partition with labels attached; None if it is not materialized."""
+    books, pages = _read(lake, source, key, "books"), _read(lake, source, key, "pages")
+    if books is None or pages is None:
+        return None
+    rows = page_rows(
+        pages, _read(lake, source, key, "page_text"), _read(lake, source, key, "page_quality")
+    )
+    return attach_labels(rows, book_labels(books, labels_file))
+
+
+def _scores_table(model: dict, rules: dict) -> str:
+    names = ["accuracy", "macro_f1", "pq", "sq", "rq", "mndd"]
+    rows = [{"metric": n, "model": round(model[n], 4), "rules": round(rules[n], 4)} for n in names]
+    rows += [
+        {
+            "metric": f"F1 {cls}",
+            "model": round(model["per_class"][cls]["f1"], 4),
+            "rules": round(rules["per_class"][cls]["f1"], 4),
+        }
+        for cls, value in model["per_class"].items()
+        if value["support"]
+    ]
+    return markdown_table(pl.DataFrame(rows), limit=30)
+
+
+@dg.asset(
+    key="page_stream",
+    deps=[
+        dg.AssetDep([source, table], partition_mapping=dg.AllPartitionMapping())
+        for source in SOURCES
+        for table in INPUT_TABLES
+    ],
+    group_name="model",
+    kinds={"pytorch", "mlflow"},
+    owners=OWNERS,
+    description="The page-stream model (CoSMo-style): each page's EfficientNet-Lite0 image "
+    "vector and MiniLM OCR-text vector, interleaved as two tokens per page with position and "
+    "layout scalars, through a small transformer over the book's page sequence; 9 classes. "
+    "Trained on every book with labels (a `.truth.json` beside the book, or the CoSMo split "
+    "file in COMIX_PAGE_TYPE_LABELS), split by book; the model and the rule-based fallback are "
+    "scored on the same held-out books (per-class F1, macro-F1, accuracy, PQ/SQ/RQ, MnDD) and "
+    "logged to MLflow; registers a version of `page-stream`.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            PAGE_STREAM_GATE,
+            asset="page_stream",
+            blocking=True,
+            description="Held-out macro-F1 at least the rule-based fallback's, and accuracy "
+            "above always answering the most common class. Only then may the version become "
+            "`champion`, which `<source>/page_types` uses instead of the rules.",
+        )
+    ],
+)
+def page_stream(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    page_stream_model: PageStreamResource,
+    mlflow: MlflowResource,
+) -> dg.MaterializeResult:
+    store = lake.lake()
+    labels_file = page_stream_model.labels()
+    rows = []
+    for source in SOURCES:
+        for key in context.instance.get_dynamic_partitions(COLLECTION_PARTITIONS[source].name):
+            rows += _partition_rows(store, source, key, labels_file) or []
+    labelled_books = {r["book_id"] for r in rows if r["label"] is not None}
+    rows = [r for r in rows if r["book_id"] in labelled_books]
+    if len(labelled_books) < 2:
+        raise dg.Failure(
+            f"{len(labelled_books)} labelled book(s): page-stream training needs two or more "
+            "(a .truth.json beside a book, or COMIX_PAGE_TYPE_LABELS)"
+        )
+    context.log.info(f"encoding {len(rows)} pages of {len(labelled_books)} labelled books")
+    books = page_stream_model.encode(store, rows)
+    outcome = train_and_register(
+        books,
+        page_stream_model.config(),
+        mlflow.tracker(EXPERIMENT),
+        seed=page_stream_model.seed,
+        tags={"dagster_run_id": context.run_id},
+    )
+    model, rules = outcome.model_metrics, outcome.rule_metrics
+    scores = dg.MetadataValue.md(_scores_table(model, rules))
+    version_link = dg.MetadataValue.url(outcome.model_version_url)
+    return dg.MaterializeResult(
+        metadata={
+            "model": MODEL_NAME,
+            "version": outcome.version.version,
+            "mlflow_run": dg.MetadataValue.url(outcome.run_url),
+            "model_version": version_link,
+            "champion_version": outcome.champion_version,
+            "promotion": outcome.promotion_reason,
+            "held_out_scores": scores,
+            CHAMPION_METRIC: float(model["macro_f1"]),
+            "val_accuracy": float(model["accuracy"]),
+            "val_pq": float(model["pq"]),
+            "rules_macro_f1": float(rules["macro_f1"]),
+            "labelled_books": len(labelled_books),
+            "train_books": outcome.train_books,
+            "val_books": outcome.val_books,
+            "epochs": outcome.epochs,
+            "seconds_per_epoch": round(outcome.seconds_per_epoch, 3),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=PAGE_STREAM_GATE,
+                passed=outcome.passed_gate,
+                description="; ".join(outcome.gate_reasons) or "at least as good as the rules",
+                metadata={
+                    "held_out_scores": scores,
+                    "majority_accuracy": float(outcome.majority_accuracy),
+                    "model_version": version_link,
+                    "promotion": outcome.promotion_reason,
+                },
+            )
+        ],
+    )
+
+
+def build_page_types_asset(source: str) -> dg.AssetsDefinition:
+    key = [source, "page_types"]
+
+    @dg.asset(
+        key=key,
+        deps=[*([source, table] for table in INPUT_TABLES), "page_stream"],
+        partitions_def=COLLECTION_PARTITIONS[source],
+        group_name=source,
+        kinds={"pytorch", "parquet"},
+        owners=OWNERS,
+        description=f"The type of every page of a {SOURCE_TITLES[source]} collection (cover, "
+        "credits, first-page, story, advertisement, textstory, art, back_cover, non_comic) with "
+        "its probability, and story segments per book (start page, end page, type). Uses the "
+        "`champion` of the `page-stream` model when there is one, else the rule-based fallback "
+        "(position in the book, panels, text and the non-comic verdict). Where books have "
+        "labels, the metadata scores the predictions against them. "
+        f"Lake: `{source}/<collection>/page_types.parquet`.",
+    )
+    def page_types(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        page_stream_model: PageStreamResource,
+        mlflow: MlflowResource,
+    ) -> dg.MaterializeResult:
+        store, partition = lake.lake(), context.partition_key
+        rows = _partition_rows(store, source, partition, page_stream_model.labels()) or []
+        champion = load_champion(mlflow.tracker(EXPERIMENT))
+        if champion is not None:
+            predictor, version = champion
+            books = page_stream_model.encode(store, rows)
+            method = f"{MODEL_NAME} v{version}"
+        else:
+            predictor, books, method = RulePredictor(), book_features(rows), "rules"
+        predictions = predict_books(predictor, books)
+        table = page_types_table(predictions)
+        path = store.partition_path(source, partition, "page_types.parquet")
+        store.write_parquet(path, table)
+        segments = segments_table(predictions)
+        counts = table.group_by("page_type").len().sort("len", descending=True)
+        labelled = [(b.labels, p.labels) for b, p in zip(books, predictions, strict=True)]
+        labelled = [(t, p) for t, p in labelled if any(label is not None for label in t)]
+        scored = evaluate_books(labelled) if labelled else None
+        return dg.MaterializeResult(
+            metadata={
+                "pages": table.height,
+                "books": len(books),
+                "segments": segments.height,
+                "method": method,
+                **{f"pages_{row[0]}": row[1] for row in counts.iter_rows()},
+                "page_types": dg.MetadataValue.md(markdown_table(counts)),
+                "story_segments": dg.MetadataValue.md(markdown_table(segments, limit=30)),
+                **(
+                    {
+                        "labelled_books": len(labelled),
+                        "accuracy_vs_labels": float(scored["accuracy"]),
+                        "macro_f1_vs_labels": float(scored["macro_f1"]),
+                        "pq_vs_labels": float(scored["pq"]),
+                    }
+                    if scored
+                    else {}
+                ),
+                "path": dg.MetadataValue.path(store.url(path)),
+            }
+        )
+
+    return page_types

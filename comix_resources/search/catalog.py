@@ -1,0 +1,78 @@
+"""The search catalog: one row per embedded page, from the partition's lake tables.
+
+Panels are listed slot for slot as the embedding store holds them (``page_slots`` with the
+whole-page fallback), so ``panels[].slot`` names the same vector as ``"<page_id>:<slot>"`` in
+the panel index, and ``order`` is the DataSpec reading order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from comix_resources.closure_lite.config import MAX_PANELS
+from comix_resources.closure_lite.features import page_slots
+from comix_resources.lake import Lake
+
+
+def _optional(lake: Lake, source: str, collection: str, name: str) -> pl.DataFrame | None:
+    path = lake.partition_path(source, collection, name)
+    return lake.read_parquet(path) if lake.exists(path) else None
+
+
+def partition_catalog(lake: Lake, source: str, collection: str) -> pl.DataFrame:
+    """Catalog rows (``search.bundle.CATALOG_SCHEMA``) of one partition's DataSpec pages.
+
+    ``is_comic`` comes from ``page_quality`` and ``page_type`` from ``page_types`` when those
+    tables exist (null page types otherwise).
+    """
+    dataspec = lake.read_parquet(lake.partition_path(source, collection, "dataspec.parquet"))
+    rows = []
+    for row in dataspec.to_dicts():
+        size = row.get("page_size") or {}
+        slots = page_slots(row, MAX_PANELS, whole_page=True)
+        rows.append(
+            {
+                "page_id": row["page_id"],
+                "book_id": row["book"],
+                "source": source,
+                "collection": collection,
+                "page_index": row["page_index"],
+                "image_path": row["page_image_path"],
+                "width": size.get("width"),
+                "height": size.get("height"),
+                "panels": [
+                    {"slot": j, "box": list(s.box), "order": s.order, "text": s.text}
+                    for j, s in enumerate(slots)
+                ],
+            }
+        )
+    frame = pl.DataFrame(
+        rows,
+        schema_overrides={
+            "panels": pl.List(
+                pl.Struct(
+                    {
+                        "slot": pl.Int32,
+                        "box": pl.List(pl.Float32),
+                        "order": pl.Int32,
+                        "text": pl.String,
+                    }
+                )
+            )
+        },
+    )
+    quality = _optional(lake, source, collection, "page_quality.parquet")
+    if quality is not None:
+        frame = frame.join(quality.select("page_id", "is_comic"), on="page_id", how="left")
+    types = _optional(lake, source, collection, "page_types.parquet")
+    if types is not None and "page_type" in types.columns:
+        frame = frame.join(types.select("page_id", "page_type"), on="page_id", how="left")
+    return frame
+
+
+def corpus_catalog(lake: Lake, partitions: Iterable[tuple[str, str]]) -> pl.DataFrame:
+    """The catalog of several ``(source, collection)`` partitions."""
+    frames = [partition_catalog(lake, source, collection) for source, collection in partitions]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()

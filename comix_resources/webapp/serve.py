@@ -1,0 +1,52 @@
+"""``serve``: the search page under uvicorn, configured from the environment contract.
+
+Link bases come from the arguments, else ``COMIX_DAGSTER_UI`` and ``COMIX_MLFLOW_UI``
+(``ComixSettings``; defaults: the local ``comix demo`` ports). Thumbnails are cached under
+``$COMIX_HOME/cache/thumbnails``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    bundle_dir: Path | str | None = None,
+    lake_root: Path | str | None = None,
+    dagster_url: str | None = None,
+    mlflow_url: str | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve the search page until interrupted (Ctrl-C or SIGTERM).
+
+    ``bundle_dir`` defaults to ``$COMIX_HOME/lake/index`` (the ``embedding_index`` asset's
+    output), ``lake_root`` to ``$COMIX_HOME/lake``. Raises SystemExit with a message when no
+    bundle has been materialized yet.
+    """
+    import uvicorn
+
+    from comix_resources.search.bundle import INDEX_DIR, MANIFEST
+    from comix_resources.settings import ComixSettings
+    from comix_resources.webapp.app import WebSettings, create_app
+
+    settings = ComixSettings.from_env()
+    lake = Path(lake_root) if lake_root is not None else settings.lake_root
+    bundle = Path(bundle_dir) if bundle_dir is not None else lake / INDEX_DIR
+    if not (bundle / MANIFEST).is_file():
+        raise SystemExit(
+            f"no search index at {bundle}: materialize the embedding_index asset first"
+        )
+    web = WebSettings(
+        dagster_url=dagster_url or settings.dagster_ui,
+        mlflow_url=mlflow_url or settings.mlflow_ui,
+        cache_dir=settings.cache_dir / "thumbnails",
+    )
+    app = create_app(bundle, lake, web, warm_encoder=True)
+    print(f"CoMix search on http://{host}:{port} (API docs at /docs), index {bundle}", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
