@@ -3,7 +3,8 @@
 ``generate_demo_library(out_dir, seed)`` writes ``amazon/`` and ``darkhorse/`` folder trees
 and a ``calibre/`` Calibre library, with a ``.truth.json`` ground-truth file beside every
 book. Modules: ``layouts`` (split trees and reading order), ``drawing`` (pages and truth),
-``corpus`` (words and sentences), ``writers`` (PDF/CBZ/CB7/CBT), ``calibre`` (metadata.db).
+``style`` (each book's look, cast and vocabulary), ``corpus`` (words and sentences),
+``writers`` (PDF/CBZ/CB7/CBT), ``calibre`` (metadata.db).
 """
 
 from comix_resources.demo.library import (

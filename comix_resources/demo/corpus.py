@@ -9,6 +9,7 @@ All functions take a ``random.Random`` so the output depends only on the seed.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 NAMES = [
     "Nova",
@@ -107,6 +108,26 @@ _NARRATION = [
     "The {adj} {noun} hums in the dark.",
     "Miles away, {name} keeps watch.",
     "Dawn breaks over {place}.",
+]
+# A character's recurring exclamation: real casts have them, and they tie a book's pages
+# together in what is said, as the cast does in what is drawn.
+CATCHPHRASES = [
+    "Great comets!",
+    "Blast it all!",
+    "Holy smokes!",
+    "By the stars!",
+    "Jumping jupiter!",
+    "Leave it to me!",
+    "Not on my watch!",
+    "Steady as she goes!",
+    "Thunder and lightning!",
+    "Well, I never!",
+    "Shiver me timbers!",
+    "Time to go to work!",
+    "Easy does it.",
+    "Curses, foiled again!",
+    "Now we are cooking!",
+    "Keep your chin up!",
 ]
 SOUND_EFFECTS = [
     "KRAK!",
@@ -218,33 +239,76 @@ CREATORS = [
 ]
 
 
-def _fill(template: str, rng: random.Random) -> str:
-    return template.format(
-        name=rng.choice(NAMES),
-        place=rng.choice(PLACES),
-        noun=rng.choice(NOUNS),
-        adj=rng.choice(ADJECTIVES),
-        verb=rng.choice(VERBS),
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words of one book: its cast's names, its places and things, and catchphrases.
+
+    Dialogue and captions drawn from it keep returning to the same names and objects over
+    a book's pages, as a real story does, while another book talks about other things.
+    """
+
+    names: tuple[str, ...]
+    places: tuple[str, ...]
+    nouns: tuple[str, ...]
+    adjectives: tuple[str, ...]
+    verbs: tuple[str, ...]
+    catchphrases: tuple[str, ...]
+    sound_effects: tuple[str, ...]
+
+
+EVERYTHING = Vocabulary(
+    tuple(NAMES),
+    tuple(PLACES),
+    tuple(NOUNS),
+    tuple(ADJECTIVES),
+    tuple(VERBS),
+    tuple(CATCHPHRASES),
+    tuple(SOUND_EFFECTS),
+)
+
+
+def vocabulary(rng: random.Random, names: list[str]) -> Vocabulary:
+    """A book's vocabulary: ``names`` (its cast) and a few of every other word list."""
+    return Vocabulary(
+        names=tuple(names),
+        places=tuple(rng.sample(PLACES, 3)),
+        nouns=tuple(rng.sample(NOUNS, 4)),
+        adjectives=tuple(rng.sample(ADJECTIVES, 3)),
+        verbs=tuple(rng.sample(VERBS, 3)),
+        catchphrases=tuple(rng.sample(CATCHPHRASES, 2)),
+        sound_effects=tuple(rng.sample(SOUND_EFFECTS, 4)),
     )
 
 
-def dialogue(rng: random.Random) -> str:
+def _fill(template: str, rng: random.Random, words: Vocabulary = EVERYTHING) -> str:
+    return template.format(
+        name=rng.choice(words.names),
+        place=rng.choice(words.places),
+        noun=rng.choice(words.nouns),
+        adj=rng.choice(words.adjectives),
+        verb=rng.choice(words.verbs),
+    )
+
+
+def dialogue(rng: random.Random, words: Vocabulary = EVERYTHING) -> str:
     """A short line of dialogue for a speech balloon."""
-    return _fill(rng.choice(_DIALOGUE), rng)
+    if rng.random() < 0.15:
+        return rng.choice(words.catchphrases)
+    return _fill(rng.choice(_DIALOGUE), rng, words)
 
 
-def narration(rng: random.Random) -> str:
+def narration(rng: random.Random, words: Vocabulary = EVERYTHING) -> str:
     """A short narration line for a caption box."""
-    return _fill(rng.choice(_NARRATION), rng)
+    return _fill(rng.choice(_NARRATION), rng, words)
 
 
-def sound_effect(rng: random.Random) -> str:
-    return rng.choice(SOUND_EFFECTS)
+def sound_effect(rng: random.Random, words: Vocabulary = EVERYTHING) -> str:
+    return rng.choice(words.sound_effects)
 
 
-def prose_paragraph(rng: random.Random, sentences: int = 4) -> str:
+def prose_paragraph(rng: random.Random, sentences: int = 4, words: Vocabulary = EVERYTHING) -> str:
     """A paragraph of fiction prose for text-story pages."""
-    return " ".join(_fill(rng.choice(_PROSE), rng) for _ in range(sentences))
+    return " ".join(_fill(rng.choice(_PROSE), rng, words) for _ in range(sentences))
 
 
 def computing_paragraph(rng: random.Random, sentences: int = 2) -> str:
@@ -253,12 +317,12 @@ def computing_paragraph(rng: random.Random, sentences: int = 2) -> str:
     return " ".join(picks)
 
 
-def story_title(rng: random.Random) -> str:
+def story_title(rng: random.Random, words: Vocabulary = EVERYTHING) -> str:
     return rng.choice(
         [
-            f"The {rng.choice(ADJECTIVES).title()} {rng.choice(NOUNS).title()}",
-            f"Return to {rng.choice(PLACES)[4:].title()}",
-            f"Night of the {rng.choice(NOUNS).title()}",
-            f"{rng.choice(NAMES)} and the {rng.choice(NOUNS).title()}",
+            f"The {rng.choice(words.adjectives).title()} {rng.choice(words.nouns).title()}",
+            f"Return to {rng.choice(words.places)[4:].title()}",
+            f"Night of the {rng.choice(words.nouns).title()}",
+            f"{rng.choice(words.names)} and the {rng.choice(words.nouns).title()}",
         ]
     )

@@ -37,6 +37,7 @@ from comix_resources.demo.layouts import (
     quad_bbox,
     random_tree,
 )
+from comix_resources.demo.style import BookStyle, Character
 
 PAGE_SIZE = (800, 1200)
 SPREAD_SIZE = (1600, 1200)
@@ -45,9 +46,7 @@ Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
 BLACK: Color = (0, 0, 0)
 WHITE: Color = (255, 255, 255)
-PAPERS: list[Color] = [(255, 255, 255), (250, 246, 232), (246, 240, 222)]
 CAPTION_YELLOW: Color = (255, 236, 150)
-SFX_COLORS: list[Color] = [(230, 40, 30), (255, 140, 0), (250, 215, 20), (200, 40, 200)]
 
 SKIES: dict[str, tuple[Color, Color]] = {
     "day": ((70, 130, 210), (190, 220, 250)),
@@ -56,8 +55,9 @@ SKIES: dict[str, tuple[Color, Color]] = {
     "space": ((0, 0, 10), (20, 10, 40)),
     "sea": ((20, 60, 110), (80, 160, 190)),
 }
-GROUNDS: list[Color] = [(70, 120, 60), (150, 120, 80), (90, 90, 100), (190, 170, 120)]
-CLOTHES: list[Color] = [
+SEA: Color = (20, 70, 120)
+# Advertisements are the publisher's, not the book's, so they keep their own loud colours.
+AD_COLORS: list[Color] = [
     (200, 40, 40),
     (40, 80, 200),
     (40, 150, 70),
@@ -65,7 +65,6 @@ CLOTHES: list[Color] = [
     (120, 60, 160),
     (30, 30, 30),
 ]
-SKIN: list[Color] = [(245, 205, 170), (215, 165, 120), (160, 110, 75), (110, 75, 50)]
 
 
 @lru_cache(maxsize=64)
@@ -180,6 +179,7 @@ class BookInfo:
     year: int
     writer: str
     artist: str
+    style: BookStyle
     rtl: bool = False
 
 
@@ -282,71 +282,210 @@ def _gradient(width: int, height: int, top: Color, bottom: Color) -> Image.Image
     return Image.fromarray(np.ascontiguousarray(arr), "RGB")
 
 
+def _star(cx: float, cy: float, r: float, points: int = 5) -> list[tuple[float, float]]:
+    out = []
+    for i in range(points * 2):
+        rad = r if i % 2 == 0 else r * 0.45
+        a = math.pi * i / points - math.pi / 2
+        out.append((cx + rad * math.cos(a), cy + rad * math.sin(a)))
+    return out
+
+
+def _emblem(draw: ImageDraw.ImageDraw, who: Character, cx: float, cy: float, r: float) -> None:
+    if who.emblem == "star":
+        draw.polygon(_star(cx, cy, r), fill=who.accent, outline=BLACK)
+    elif who.emblem == "circle":
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=who.accent, outline=BLACK)
+    elif who.emblem == "bolt":
+        bolt = [
+            (cx + r * 0.3, cy - r),
+            (cx - r * 0.5, cy + r * 0.1),
+            (cx, cy + r * 0.1),
+            (cx - r * 0.3, cy + r),
+            (cx + r * 0.5, cy - r * 0.1),
+            (cx, cy - r * 0.1),
+        ]
+        draw.polygon(bolt, fill=who.accent, outline=BLACK)
+
+
+_BODY_WIDTH = {"slim": 0.22, "broad": 0.3, "round": 0.32, "caped": 0.26}
+
+
 def draw_figure(
-    draw: ImageDraw.ImageDraw, rng: random.Random, x: float, feet: float, height: float
+    draw: ImageDraw.ImageDraw,
+    rng: random.Random,
+    who: Character,
+    x: float,
+    feet: float,
+    height: float,
+    line_scale: float = 1.0,
 ) -> tuple[float, float]:
-    """A simple person standing at (x, feet); returns the top of the head."""
+    """A member of the cast standing at (x, feet), in that character's build, costume and
+    headgear, so the same person is recognisable from panel to panel; returns the top of
+    the head."""
+    height *= who.scale
     head_r = height * 0.12
     body_top = feet - height + 2 * head_r
-    body_w = height * 0.26
+    body_w = height * _BODY_WIDTH[who.build]
     leg_top = feet - height * 0.38
-    shirt = rng.choice(CLOTHES)
-    trousers = rng.choice(CLOTHES)
-    skin = rng.choice(SKIN)
-    lw = max(2, round(height / 60))
+    lw = max(1, round(height / 60 * line_scale))
+    head_cy = body_top - head_r + 2
+    if who.build == "caped":  # behind everything else
+        draw.polygon(
+            [
+                (x - body_w * 0.45, body_top + 4),
+                (x + body_w * 0.45, body_top + 4),
+                (x + body_w * 0.9, feet - height * 0.06),
+                (x - body_w * 0.9, feet - height * 0.06),
+            ],
+            fill=who.accent,
+            outline=BLACK,
+            width=lw,
+        )
+    if who.hat == "hood":
+        draw.ellipse(
+            [x - head_r * 1.2, head_cy - head_r * 1.25, x + head_r * 1.2, head_cy + head_r * 1.1],
+            fill=who.accent,
+            outline=BLACK,
+            width=lw,
+        )
     # legs
-    draw.rectangle([x - body_w / 2, leg_top, x - 2, feet], fill=trousers, outline=BLACK, width=lw)
-    draw.rectangle([x + 2, leg_top, x + body_w / 2, feet], fill=trousers, outline=BLACK, width=lw)
+    draw.rectangle(
+        [x - body_w / 2, leg_top, x - 2, feet], fill=who.trousers, outline=BLACK, width=lw
+    )
+    draw.rectangle(
+        [x + 2, leg_top, x + body_w / 2, feet], fill=who.trousers, outline=BLACK, width=lw
+    )
     # arms
     arm = height * 0.3
+    shoulder = body_w * (0.6 if who.build == "broad" else 0.5)
     lift = rng.uniform(-0.6, 0.6)
+    arm_w = max(4, round(height / 25))
     draw.line(
-        [x - body_w / 2, body_top + 8, x - body_w / 2 - arm * 0.5, body_top + arm * (1 + lift)],
-        fill=skin,
-        width=max(4, round(height / 25)),
+        [x - shoulder, body_top + 8, x - shoulder - arm * 0.5, body_top + arm * (1 + lift)],
+        fill=who.skin,
+        width=arm_w,
     )
     draw.line(
-        [x + body_w / 2, body_top + 8, x + body_w / 2 + arm * 0.5, body_top + arm * (1 - lift)],
-        fill=skin,
-        width=max(4, round(height / 25)),
+        [x + shoulder, body_top + 8, x + shoulder + arm * 0.5, body_top + arm * (1 - lift)],
+        fill=who.skin,
+        width=arm_w,
     )
     # body
-    draw.rounded_rectangle(
-        [x - body_w / 2, body_top, x + body_w / 2, leg_top + 4],
-        radius=body_w / 5,
-        fill=shirt,
-        outline=BLACK,
-        width=lw,
-    )
+    if who.build == "broad":
+        draw.polygon(
+            [
+                (x - body_w * 0.6, body_top),
+                (x + body_w * 0.6, body_top),
+                (x + body_w * 0.42, leg_top + 4),
+                (x - body_w * 0.42, leg_top + 4),
+            ],
+            fill=who.shirt,
+            outline=BLACK,
+            width=lw,
+        )
+    elif who.build == "round":
+        draw.ellipse(
+            [x - body_w / 2, body_top, x + body_w / 2, leg_top + body_w * 0.25],
+            fill=who.shirt,
+            outline=BLACK,
+            width=lw,
+        )
+    else:
+        draw.rounded_rectangle(
+            [x - body_w / 2, body_top, x + body_w / 2, leg_top + 4],
+            radius=body_w / 5,
+            fill=who.shirt,
+            outline=BLACK,
+            width=lw,
+        )
+    _emblem(draw, who, x, body_top + (leg_top - body_top) * 0.35, body_w * 0.2)
     # head
-    head_cy = body_top - head_r + 2
-    draw.ellipse(
-        [x - head_r * 0.9, head_cy - head_r, x + head_r * 0.9, head_cy + head_r],
-        fill=skin,
-        outline=BLACK,
-        width=lw,
-    )
+    head = [x - head_r * 0.9, head_cy - head_r, x + head_r * 0.9, head_cy + head_r]
+    if who.head == "square":
+        draw.rounded_rectangle(head, radius=head_r * 0.3, fill=who.skin, outline=BLACK, width=lw)
+    else:
+        draw.ellipse(head, fill=who.skin, outline=BLACK, width=lw)
     eye = head_r * 0.3
     for dx in (-eye, eye):
         draw.ellipse([x + dx - 2, head_cy - 3, x + dx + 2, head_cy + 1], fill=BLACK)
-    if rng.random() < 0.5:  # hair
+    crown = [x - head_r * 0.9, head_cy - head_r, x + head_r * 0.9, head_cy + head_r * 0.4]
+    if who.hair is not None and who.hat in (None, "cap", "hood"):
+        draw.chord(crown, 180, 360, fill=who.hair)
+    if who.hat == "cap":
+        draw.chord(crown, 180, 360, fill=who.accent, outline=BLACK, width=lw)
+        brim_y = head_cy - head_r * 0.3
+        draw.rectangle(
+            [x - head_r * 0.2, brim_y - 3, x + head_r * 1.3, brim_y + 2], fill=who.accent
+        )
+    elif who.hat == "tophat":
+        top = head_cy - head_r * 2.1
+        draw.rectangle(
+            [x - head_r * 0.6, top, x + head_r * 0.6, head_cy - head_r * 0.7],
+            fill=(25, 25, 30),
+            outline=BLACK,
+            width=lw,
+        )
+        draw.rectangle(
+            [x - head_r * 0.6, head_cy - head_r * 1.05, x + head_r * 0.6, head_cy - head_r * 0.8],
+            fill=who.accent,
+        )
+        draw.rectangle(
+            [x - head_r * 1.1, head_cy - head_r * 0.8, x + head_r * 1.1, head_cy - head_r * 0.65],
+            fill=(25, 25, 30),
+        )
+    elif who.hat == "helmet":
         draw.chord(
-            [x - head_r * 0.9, head_cy - head_r, x + head_r * 0.9, head_cy + head_r * 0.4],
+            [x - head_r, head_cy - head_r * 1.1, x + head_r, head_cy + head_r * 0.7],
             180,
             360,
-            fill=rng.choice([(40, 25, 10), (200, 160, 60), (120, 50, 20)]),
+            fill=who.accent,
+            outline=BLACK,
+            width=lw,
         )
     return (x, head_cy - head_r)
 
 
+def _shade(color: Color, factor: float) -> Color:
+    return (
+        min(255, round(color[0] * factor)),
+        min(255, round(color[1] * factor)),
+        min(255, round(color[2] * factor)),
+    )
+
+
+def _print_look(image: Image.Image, style: BookStyle) -> Image.Image:
+    """The book's printing and colouring over finished art: a colour cast (multiplied, so
+    black lines stay black) and the screen, flat colour or Ben-Day dots or hatching."""
+    arr = np.asarray(image, dtype=np.float32)
+    cast = 1.0 - style.grade_strength * (1.0 - np.asarray(style.grade, np.float32) / 255.0)
+    arr = arr * cast
+    if style.screen != "flat":
+        step = style.screen_step
+        yy, xx = np.mgrid[0 : arr.shape[0], 0 : arr.shape[1]]
+        if style.screen == "dots":
+            half = (step - 1) / 2
+            pattern = (xx % step - half) ** 2 + (yy % step - half) ** 2 <= (0.33 * step) ** 2
+        else:
+            pattern = (xx + yy) % step == 0
+        arr[pattern] *= 0.78
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
 def draw_scene(
-    rng: random.Random, width: int, height: int, figures: int | None = None
+    rng: random.Random,
+    width: int,
+    height: int,
+    style: BookStyle,
+    figures: int | None = None,
 ) -> tuple[Image.Image, list[tuple[float, float]]]:
-    """Panel art: sky, ground, maybe buildings, stars or a moon, and a few figures."""
-    kind = rng.choice(list(SKIES))
+    """Panel art in the book's style: a sky of one of its settings, ground, maybe buildings,
+    stars or a moon, and a few members of its cast."""
+    kind = rng.choices(style.settings, weights=style.setting_weights)[0]
     top, bottom = SKIES[kind]
     img = _gradient(width, height, top, bottom)
     draw = ImageDraw.Draw(img)
+    lw = max(1, round(style.line_scale))
     horizon = height * rng.uniform(0.58, 0.8)
     if kind in ("night", "space"):
         for _ in range(int(width * height / 4000)):
@@ -363,7 +502,9 @@ def draw_scene(
         cx = rng.uniform(0, width)
         draw.ellipse(
             [cx - r, horizon - r * 0.3, cx + r, horizon + r * 1.7],
-            fill=rng.choice([(180, 90, 60), (90, 140, 200), (150, 150, 160)]),
+            fill=style.grounds[0],
+            outline=BLACK,
+            width=lw,
         )
     else:
         if rng.random() < 0.5:  # buildings
@@ -371,32 +512,34 @@ def draw_scene(
             while x < width:
                 bw = rng.uniform(40, 110)
                 bh = rng.uniform(0.15, 0.45) * height
-                shade = rng.randint(40, 110)
                 draw.rectangle(
                     [x, horizon - bh, x + bw, horizon],
-                    fill=(shade, shade, shade + 15),
+                    fill=_shade(style.building, rng.uniform(0.75, 1.25)),
                     outline=BLACK,
+                    width=lw,
                 )
                 for wy in range(int(horizon - bh + 10), int(horizon - 12), 22):
                     for wx in range(int(x + 8), int(x + bw - 12), 18):
                         if rng.random() < 0.6:
-                            draw.rectangle([wx, wy, wx + 8, wy + 10], fill=(250, 220, 110))
+                            draw.rectangle([wx, wy, wx + 8, wy + 10], fill=style.window)
                 x += bw + rng.uniform(0, 15)
-        ground = rng.choice(GROUNDS) if kind != "sea" else (20, 70, 120)
+        ground = rng.choice(style.grounds) if kind != "sea" else SEA
         draw.rectangle([0, horizon, width, height], fill=ground)
-        draw.line([0, horizon, width, horizon], fill=BLACK, width=2)
+        draw.line([0, horizon, width, horizon], fill=BLACK, width=max(2, lw))
     heads: list[tuple[float, float]] = []
     count = rng.choice([0, 1, 1, 2, 2, 3]) if figures is None else figures
+    count = min(count, len(style.cast))
     fig_h = min(height * rng.uniform(0.35, 0.55), width * 0.9)
     if count and fig_h >= 60:
+        cast = rng.sample(style.cast, count)
         slot = width * 0.7 / count  # one slot per figure, so they rarely overlap
         xs = [width * 0.15 + slot * (i + rng.uniform(0.3, 0.7)) for i in range(count)]
-        for fx in xs:
+        for who, fx in zip(cast, xs, strict=True):
             feet = min(
                 height - 4, horizon + rng.uniform(0.05, 0.3) * (height - horizon) + fig_h * 0.1
             )
-            heads.append(draw_figure(draw, rng, fx, feet, fig_h))
-    return img, heads
+            heads.append(draw_figure(draw, rng, who, fx, feet, fig_h, style.line_scale))
+    return _print_look(img, style), heads
 
 
 # --- panels and text in panels ----------------------------------------------------------
@@ -407,7 +550,7 @@ def _shift(quad: Quad, dx: float, dy: float) -> list[tuple[float, float]]:
 
 
 def draw_panel(
-    canvas: Canvas, rng: random.Random, geom: PanelGeometry, frame: int
+    canvas: Canvas, rng: random.Random, geom: PanelGeometry, frame: int, style: BookStyle
 ) -> tuple[Rect, list[tuple[float, float]]]:
     """Frame (if bordered) and art of one panel.
 
@@ -417,7 +560,7 @@ def draw_panel(
     content = inset_quad(geom.quad, frame) if geom.bordered else geom.quad
     if geom.bordered:
         canvas.draw.polygon(list(geom.quad), fill=BLACK)
-    scene, heads = draw_scene(rng, bw, bh)
+    scene, heads = draw_scene(rng, bw, bh, style)
     mask = Image.new("L", (bw, bh), 0)
     ImageDraw.Draw(mask).polygon(_shift(content, bx, by), fill=255)
     canvas.image.paste(scene, (bx, by), mask)
@@ -437,12 +580,13 @@ def place_caption(
     region: Rect,
     panel: int,
     occupied: list[Rect],
+    style: BookStyle,
     text: str | None = None,
     kind: str = "narration",
 ) -> bool:
     rw, rh = region[2] - region[0], region[3] - region[1]
-    size = rng.choice([18, 19, 20])
-    text = text or corpus.narration(rng)
+    size = max(18, style.lettering - rng.choice([1, 2]))
+    text = style.letter(text or corpus.narration(rng, style.vocabulary))
     lines = wrap(text, size, min(rw - 20, 320))
     tw, th = _block_size(lines, size)
     w, h = tw + 20, th + 14
@@ -454,12 +598,35 @@ def place_caption(
     if not _free(box, occupied):
         return False
     canvas.draw.rectangle(
-        [box[0], box[1], box[2] - 1, box[3] - 1], fill=CAPTION_YELLOW, outline=BLACK, width=2
+        [box[0], box[1], box[2] - 1, box[3] - 1], fill=style.caption_fill, outline=BLACK, width=2
     )
     ink = canvas.text_lines(lines, size, x + 10, y + 6, kind, panel)
     assert _inside(ink, box)
     occupied.append(box)
     return True
+
+
+def _tail(
+    base: tuple[tuple[float, float], tuple[float, float]],
+    tip: tuple[float, float],
+    bend: float,
+) -> list[tuple[float, float]]:
+    """A curved balloon tail: both edges are quadratic curves from the base to the tip,
+    pulled sideways by ``bend`` pixels (a wedge when ``bend`` is 0)."""
+    points: list[tuple[float, float]] = []
+    for corner in (base[0], base[1]):
+        control = ((corner[0] + tip[0]) / 2 + bend, (corner[1] + tip[1]) / 2)
+        edge = []
+        for i in range(9):
+            t = i / 8
+            edge.append(
+                (
+                    (1 - t) ** 2 * corner[0] + 2 * (1 - t) * t * control[0] + t**2 * tip[0],
+                    (1 - t) ** 2 * corner[1] + 2 * (1 - t) * t * control[1] + t**2 * tip[1],
+                )
+            )
+        points += edge if not points else edge[::-1]
+    return points
 
 
 def place_balloon(
@@ -469,16 +636,23 @@ def place_balloon(
     panel: int,
     occupied: list[Rect],
     heads: list[tuple[float, float]],
+    style: BookStyle,
     text: str | None = None,
 ) -> bool:
-    """A speech balloon (ellipse with a tail towards a speaker) holding one line of dialogue."""
+    """A speech balloon (ellipse with a tail towards a speaker) holding one line of dialogue,
+    in the book's lettering: size, case, balloon proportions, outline and tail."""
     rw, rh = region[2] - region[0], region[3] - region[1]
+    # The text's box must fit inside the ellipse: with half-axes k_x * w/2 and k_y * h/2,
+    # its corners lie inside when 1/k_x^2 + 1/k_y^2 <= 1; sqrt(2) for both is the round
+    # balloon, and a wider one (k_x larger) may be flatter.
+    kx = 1.42 * style.balloon_aspect
+    ky = 1.0 / math.sqrt(1.0 - 1.0 / kx**2) + 0.02
     for attempt in range(4):
-        size = 18 if attempt == 3 else rng.choice([20, 21, 22])
-        line = text if text and attempt == 0 else corpus.dialogue(rng)
-        lines = wrap(line, size, min(rw * 0.6, 230))
+        size = 18 if attempt == 3 else max(18, style.lettering + rng.choice([-1, 0, 0, 1]))
+        line = text if text and attempt == 0 else corpus.dialogue(rng, style.vocabulary)
+        lines = wrap(style.letter(line), size, min(rw * 0.6, 230))
         tw, th = _block_size(lines, size)
-        ew, eh = math.ceil(tw * 1.42 + 18), math.ceil(th * 1.42 + 18)
+        ew, eh = math.ceil(tw * kx + 18), math.ceil(th * ky + 18)
         tail = rng.randint(22, 40)
         if ew > rw or eh + tail > rh:
             continue
@@ -500,10 +674,16 @@ def place_balloon(
             if not _free(full, occupied) or not _inside(full, region):
                 continue
             base = (cx - ew * 0.12, y + eh * 0.8), (cx + ew * 0.12, y + eh * 0.8)
+            bend = 0.0 if style.tail == "wedge" else (-0.1 if offset > 0 else 0.1) * ew
             canvas.draw.polygon(
-                [base[0], (tip_x, tip_y), base[1]], fill=WHITE, outline=BLACK, width=2
+                _tail(base, (tip_x, tip_y), bend),
+                fill=WHITE,
+                outline=BLACK,
+                width=style.balloon_outline,
             )
-            canvas.draw.ellipse(list(ellipse), fill=WHITE, outline=BLACK, width=2)
+            canvas.draw.ellipse(
+                list(ellipse), fill=WHITE, outline=BLACK, width=style.balloon_outline
+            )
             ty = round(y + (eh - th) / 2)
             ink = canvas.text_lines(lines, size, x, ty, "dialogue", panel, center_width=ew)
             assert _inside(ink, ellipse)
@@ -513,11 +693,16 @@ def place_balloon(
 
 
 def place_sfx(
-    canvas: Canvas, rng: random.Random, region: Rect, panel: int, occupied: list[Rect]
+    canvas: Canvas,
+    rng: random.Random,
+    region: Rect,
+    panel: int,
+    occupied: list[Rect],
+    style: BookStyle,
 ) -> bool:
     """A big bold sound effect, coloured with a black outline, drawn at an angle."""
     rw, rh = region[2] - region[0], region[3] - region[1]
-    word = corpus.sound_effect(rng)
+    word = corpus.sound_effect(rng, style.vocabulary)
     size = rng.randint(40, 64)
     f = font(size)
     while size > 30 and f.getlength(word) + 20 > rw * 0.9:
@@ -528,7 +713,7 @@ def place_sfx(
         (10, size // 3),
         word,
         font=f,
-        fill=rng.choice(SFX_COLORS),
+        fill=rng.choice(style.sfx_colors),
         stroke_width=3,
         stroke_fill=BLACK,
     )
@@ -558,24 +743,35 @@ def draw_story_panels(
     tree: Node,
     box: tuple[float, float, float, float],
     rtl: bool,
+    style: BookStyle,
     title_caption: str | None = None,
 ) -> None:
-    frame = rng.choice([3, 3, 4])
     for geom in layout_panels(tree, box, rtl=rtl):
-        region, heads = draw_panel(canvas, rng, geom, frame)
+        region, heads = draw_panel(canvas, rng, geom, style.frame, style)
         occupied: list[Rect] = []
         if geom.order == 0 and title_caption:
-            place_caption(canvas, rng, region, geom.order, occupied, title_caption)
+            place_caption(canvas, rng, region, geom.order, occupied, style, title_caption)
         elif rng.random() < (0.55 if geom.order == 0 else 0.25):
-            place_caption(canvas, rng, region, geom.order, occupied)
+            place_caption(canvas, rng, region, geom.order, occupied, style)
         for _ in range(rng.choice([0, 1, 1, 1, 2, 2])):
-            place_balloon(canvas, rng, region, geom.order, occupied, heads)
+            place_balloon(canvas, rng, region, geom.order, occupied, heads, style)
         if rng.random() < 0.18:
-            place_sfx(canvas, rng, region, geom.order, occupied)
+            place_sfx(canvas, rng, region, geom.order, occupied, style)
+
+
+def _gutter(rng: random.Random, style: BookStyle) -> float:
+    """The book's gutter, give or take the artist's hand, within the range the detector
+    was tuned on."""
+    return min(20.0, max(13.0, style.gutter + rng.uniform(-1.5, 1.5)))
 
 
 def _story_tree(
-    rng: random.Random, templates: dict[str, Any], width: float, height: float, random_share: float
+    rng: random.Random,
+    templates: dict[str, Any],
+    width: float,
+    height: float,
+    random_share: float,
+    style: BookStyle,
 ) -> Node:
     if rng.random() < random_share:
         tree = random_tree(rng, width, height)
@@ -584,13 +780,18 @@ def _story_tree(
     if rng.random() < 0.15:
         rng.choice(leaves(tree)).bordered = False
     return finish_tree(
-        tree, rng, gutter=rng.uniform(13, 20), uneven=rng.random() < 0.7, slanted=rng.random() < 0.3
+        tree,
+        rng,
+        gutter=_gutter(rng, style),
+        uneven=rng.random() < 0.7,
+        slanted=rng.random() < 0.3,
     )
 
 
-def _margins(rng: random.Random, size: tuple[int, int]) -> tuple[int, int, int, int]:
+def _margins(style: BookStyle, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The book's trim: every page of a book is printed with the same margins."""
     w, h = size
-    mx, my = rng.randint(34, 48), rng.randint(38, 56)
+    mx, my = style.margins
     return (mx, my, w - mx, h - my)
 
 
@@ -601,19 +802,23 @@ def render_story(
     rng: random.Random, nprng: np.random.Generator, book: BookInfo, spread: bool = False
 ) -> RenderedPage:
     size = SPREAD_SIZE if spread else PAGE_SIZE
-    canvas = Canvas(size, rng.choice(PAPERS))
-    box = _margins(rng, size)
+    style = book.style
+    canvas = Canvas(size, style.paper)
+    box = _margins(style, size)
     templates = SPREAD_TEMPLATES if spread else STORY_TEMPLATES
-    tree = _story_tree(rng, templates, box[2] - box[0], box[3] - box[1], 0.0 if spread else 0.3)
-    draw_story_panels(canvas, rng, tree, box, book.rtl)
+    tree = _story_tree(
+        rng, templates, box[2] - box[0], box[3] - box[1], 0.0 if spread else 0.3, style
+    )
+    draw_story_panels(canvas, rng, tree, box, book.rtl, style)
     return canvas.render("story", True, nprng, is_spread=spread)
 
 
 def render_first_page(
     rng: random.Random, nprng: np.random.Generator, book: BookInfo, story_title: str
 ) -> RenderedPage:
-    canvas = Canvas(PAGE_SIZE, rng.choice(PAPERS))
-    x0, y0, x1, y1 = _margins(rng, PAGE_SIZE)
+    style = book.style
+    canvas = Canvas(PAGE_SIZE, style.paper)
+    x0, y0, x1, y1 = _margins(style, PAGE_SIZE)
     size = 58
     while font(size).getlength(story_title.upper()) > x1 - x0 and size > 30:
         size -= 4
@@ -623,7 +828,7 @@ def render_first_page(
         x0,
         y0,
         "title",
-        fill=rng.choice(SFX_COLORS),
+        fill=rng.choice(style.sfx_colors),
         center_width=x1 - x0,
         stroke=3,
     )
@@ -634,11 +839,17 @@ def render_first_page(
     tree = finish_tree(
         FIRST_PAGE_TEMPLATES[rng.choice(sorted(FIRST_PAGE_TEMPLATES))](),
         rng,
-        gutter=rng.uniform(13, 20),
+        gutter=_gutter(rng, style),
         uneven=rng.random() < 0.7,
     )
     draw_story_panels(
-        canvas, rng, tree, (x0, top, x1, y1), book.rtl, title_caption=corpus.narration(rng)
+        canvas,
+        rng,
+        tree,
+        (x0, top, x1, y1),
+        book.rtl,
+        style,
+        title_caption=corpus.narration(rng, style.vocabulary),
     )
     return canvas.render("first-page", True, nprng)
 
@@ -654,19 +865,21 @@ def render_cover(
     rng: random.Random, nprng: np.random.Generator, book: BookInfo, story_title: str
 ) -> RenderedPage:
     w, h = PAGE_SIZE
+    style = book.style
     canvas = Canvas(PAGE_SIZE, WHITE)
-    scene, _ = draw_scene(rng, w, h, figures=rng.choice([1, 2]))
+    scene, _ = draw_scene(rng, w, h, style, figures=rng.choice([1, 2]))
     canvas.image.paste(scene, (0, 0))
     logo = book.series.upper()
     size = _fit_size(logo, 110, w - 60)
-    canvas.draw.rectangle([0, 0, w, _line_height(size) + 60], fill=rng.choice(CLOTHES))
+    # the lead's colours on the masthead, as a series brands itself with its hero
+    canvas.draw.rectangle([0, 0, w, _line_height(size) + 60], fill=style.cast[0].shirt)
     canvas.text_lines(
         [logo],
         size,
         30,
         30,
         "title",
-        fill=rng.choice(SFX_COLORS[1:3]),
+        fill=style.sfx_colors[1],
         center_width=w - 60,
         stroke=4,
     )
@@ -685,7 +898,7 @@ def render_cover(
     _tw, th = _block_size(lines, 30)
     ty = h - th - 90
     canvas.draw.rectangle(
-        [40, ty - 14, w - 40, ty + th + 14], fill=CAPTION_YELLOW, outline=BLACK, width=3
+        [40, ty - 14, w - 40, ty + th + 14], fill=style.caption_fill, outline=BLACK, width=3
     )
     canvas.text_lines(lines, 30, 40, ty, "title", center_width=w - 80)
     canvas.draw.rectangle([w - 190, h - 60, w - 20, h - 18], fill=WHITE, outline=BLACK, width=2)
@@ -696,12 +909,30 @@ def render_cover(
 def render_credits(
     rng: random.Random, nprng: np.random.Generator, book: BookInfo, story_title: str
 ) -> RenderedPage:
-    canvas = Canvas(PAGE_SIZE, rng.choice(PAPERS))
-    x0, y0, x1, _ = _margins(rng, PAGE_SIZE)
+    style = book.style
+    canvas = Canvas(PAGE_SIZE, style.paper)
+    x0, y0, x1, _ = _margins(style, PAGE_SIZE)
     width = x1 - x0
     size = _fit_size(book.series.upper(), 56, width)
-    canvas.text_lines([book.series.upper()], size, x0, y0 + 60, "title", center_width=width)
-    y = y0 + 60 + _line_height(size) + 10
+    # The series masthead in the lead's colours, as on the cover. On white paper it is also
+    # what tells this page from a grey page of book prose (the quality filter's test).
+    canvas.draw.rectangle(
+        [x0, y0 + 36, x1, y0 + 84 + _line_height(size)],
+        fill=style.cast[0].shirt,
+        outline=BLACK,
+        width=3,
+    )
+    canvas.text_lines(
+        [book.series.upper()],
+        size,
+        x0,
+        y0 + 60,
+        "title",
+        fill=style.sfx_colors[1],
+        center_width=width,
+        stroke=3,
+    )
+    y = y0 + 100 + _line_height(size)
     canvas.text_lines(
         [f"Issue {book.issue}: {story_title}"], 30, x0, y, "title", center_width=width
     )
@@ -735,7 +966,7 @@ def render_advertisement(rng: random.Random, nprng: np.random.Generator) -> Rend
     canvas = Canvas(PAGE_SIZE, rng.choice([(255, 250, 205), WHITE, (235, 245, 255)]))
     product, pitch = rng.choice(corpus.PRODUCTS)
     price = rng.choice(corpus.PRICES)
-    banner = rng.choice(CLOTHES[:5])
+    banner = rng.choice(AD_COLORS[:5])
     canvas.draw.rectangle([0, 30, w, 190], fill=banner)
     size = _fit_size(product, 88, w - 60)
     canvas.text_lines([product], size, 30, 60, "title", fill=WHITE, center_width=w - 60, stroke=4)
@@ -745,7 +976,7 @@ def render_advertisement(rng: random.Random, nprng: np.random.Generator) -> Rend
     canvas.draw.rounded_rectangle(
         [cx - 150, cy - 110, cx + 150, cy + 110],
         radius=40,
-        fill=rng.choice(CLOTHES),
+        fill=rng.choice(AD_COLORS),
         outline=BLACK,
         width=5,
     )
@@ -797,18 +1028,21 @@ def render_advertisement(rng: random.Random, nprng: np.random.Generator) -> Rend
     return canvas.render("advertisement", True, nprng)
 
 
-def _framed_art(canvas: Canvas, rng: random.Random, rect: Rect, order: int) -> None:
+def _framed_art(
+    canvas: Canvas, rng: random.Random, rect: Rect, order: int, style: BookStyle
+) -> None:
     x0, y0, x1, y1 = rect
     quad: Quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-    draw_panel(canvas, rng, PanelGeometry(order, quad, True), 3)
+    draw_panel(canvas, rng, PanelGeometry(order, quad, True), 3, style)
 
 
 def render_textstory(
     rng: random.Random, nprng: np.random.Generator, book: BookInfo
 ) -> RenderedPage:
-    canvas = Canvas(PAGE_SIZE, rng.choice(PAPERS))
-    x0, y0, x1, y1 = _margins(rng, PAGE_SIZE)
-    title = corpus.story_title(rng)
+    style = book.style
+    canvas = Canvas(PAGE_SIZE, style.paper)
+    x0, y0, x1, y1 = _margins(style, PAGE_SIZE)
+    title = corpus.story_title(rng, style.vocabulary)
     canvas.text_lines(
         [title.upper()],
         _fit_size(title.upper(), 44, x1 - x0),
@@ -824,14 +1058,14 @@ def render_textstory(
     col_w = (x1 - x0 - gap) // 2
     top = y0 + 110
     art = (x0, top, x0 + col_w, top + 260)
-    _framed_art(canvas, rng, art, 0)
+    _framed_art(canvas, rng, art, 0, style)
     size = 18
     step = _line_height(size)
     columns = [(x0, art[3] + 20), (x0 + col_w + gap, top)]
     for cx, cy in columns:
         y = cy
         while y + step <= y1:
-            for line in wrap(corpus.prose_paragraph(rng, 3), size, col_w):
+            for line in wrap(corpus.prose_paragraph(rng, 3, style.vocabulary), size, col_w):
                 if y + step > y1:
                     break
                 canvas.text_lines([line], size, cx, y, "body")
@@ -841,9 +1075,10 @@ def render_textstory(
 
 
 def render_art(rng: random.Random, nprng: np.random.Generator, book: BookInfo) -> RenderedPage:
-    canvas = Canvas(PAGE_SIZE, rng.choice(PAPERS))
-    x0, y0, x1, y1 = _margins(rng, PAGE_SIZE)
-    scene, _ = draw_scene(rng, x1 - x0, y1 - y0, figures=1)
+    style = book.style
+    canvas = Canvas(PAGE_SIZE, style.paper)
+    x0, y0, x1, y1 = _margins(style, PAGE_SIZE)
+    scene, _ = draw_scene(rng, x1 - x0, y1 - y0, style, figures=1)
     canvas.image.paste(scene, (x0, y0))
     canvas.panels.append(PanelTruth(quad_bbox(((x0, y0), (x1, y0), (x1, y1), (x0, y1))), 0, False))
     signature = f"Pin-up by {book.artist}"
@@ -857,12 +1092,12 @@ def render_back_cover(
     rng: random.Random, nprng: np.random.Generator, book: BookInfo
 ) -> RenderedPage:
     w, h = PAGE_SIZE
-    canvas = Canvas(PAGE_SIZE, rng.choice(PAPERS))
+    canvas = Canvas(PAGE_SIZE, book.style.paper)
     canvas.text_lines(
         ["NEXT ISSUE!"], 72, 40, 50, "title", fill=(220, 30, 30), center_width=w - 80, stroke=3
     )
-    _framed_art(canvas, rng, (80, 170, w - 80, 820), 0)
-    teaser = f"{book.series}: {corpus.story_title(rng)}. Do not miss it!"
+    _framed_art(canvas, rng, (80, 170, w - 80, 820), 0, book.style)
+    teaser = f"{book.series}: {corpus.story_title(rng, book.style.vocabulary)}. Do not miss it!"
     y = 860
     for line in wrap(teaser, 30, w - 120):
         canvas.text_lines([line], 30, 60, y, "title", center_width=w - 120)

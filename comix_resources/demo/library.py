@@ -5,6 +5,8 @@ folder, books lie below it at any depth); ``out_dir/calibre`` is a Calibre libra
 every book file lies ``<book file name>.truth.json`` with the ground truth of every page.
 The catalogue (sources, collections, books, page types) is fixed; the seed drives layouts,
 art and text, so the same seed gives byte-identical files and another seed other files.
+Each book has a house style drawn from the seed (``style.book_style``: paper, palette, cast,
+lettering, vocabulary) that all of its pages share, so pages tell which book they are from.
 
 Ground truth (``<book file name>.truth.json``)::
 
@@ -38,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from comix_resources.demo import corpus, drawing
+from comix_resources.demo import corpus, drawing, style
 from comix_resources.demo.calibre import CalibreBook, write_calibre_library
 from comix_resources.demo.writers import (
     BookMeta,
@@ -421,20 +423,34 @@ def _seed_int(seed: int, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big")
 
 
+def _book_hue(plan: BookPlan, seed: int) -> float:
+    """The colour cast of a catalogue book: a seeded start on the colour wheel, then
+    golden-ratio steps, so that no two books of the library share a cast."""
+    offset = _seed_int(seed, "hue") / 2**64
+    if plan in CATALOG:
+        return style.library_hue(offset, CATALOG.index(plan))
+    return _seed_int(seed, plan.key + ":hue") / 2**64
+
+
 def render_book(plan: BookPlan, seed: int) -> RenderedBook:
     rng = random.Random(_seed_int(seed, plan.key))
     nprng = np.random.default_rng(_seed_int(seed, plan.key + ":noise"))
-    info = drawing.BookInfo(
-        plan.title,
-        plan.series,
-        plan.issue,
-        plan.publisher,
-        plan.year,
-        plan.writer,
-        plan.artist,
-        plan.rtl,
+    # The style has a generator of its own, so it does not depend on the pages drawn.
+    book_style = style.book_style(
+        random.Random(_seed_int(seed, plan.key + ":style")), _book_hue(plan, seed)
     )
-    story_title = corpus.story_title(rng)
+    info = drawing.BookInfo(
+        title=plan.title,
+        series=plan.series,
+        issue=plan.issue,
+        publisher=plan.publisher,
+        year=plan.year,
+        writer=plan.writer,
+        artist=plan.artist,
+        style=book_style,
+        rtl=plan.rtl,
+    )
+    story_title = corpus.story_title(rng, book_style.vocabulary)
     renderers: dict[str, Callable[[], drawing.RenderedPage]] = {
         "cover": lambda: drawing.render_cover(rng, nprng, info, story_title),
         "credits": lambda: drawing.render_credits(rng, nprng, info, story_title),
