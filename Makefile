@@ -11,10 +11,10 @@ demo: .venv/.synced  ## Generate the demo library and start the Dagster UI on 12
 
 test: .venv/.synced  ## Lint, then the whole test suite (fast and slow tests)
 	.venv/bin/ruff check .
-	.venv/bin/pytest -n 2 $(PYTEST_ARGS)
+	.venv/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test-fast: .venv/.synced  ## Unit tests only
-	.venv/bin/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+	.venv/bin/pytest -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 lint: .venv/.synced
 	.venv/bin/ruff check .

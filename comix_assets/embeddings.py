@@ -5,7 +5,7 @@ import dagster as dg
 from comix_assets.common import OWNERS, SOURCE_TITLES
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.closure_lite.inference import embed_pages, page_records
-from comix_resources.closure_lite.registry import load_champion
+from comix_resources.closure_lite.registry import load_embedding_model
 from comix_resources.embeddings import DEFAULT_ENCODING, partition_path, write_partition
 from comix_resources.resources import ClosureLiteResource, LakeResource, MlflowResource
 
@@ -23,7 +23,8 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
         owners=OWNERS,
         description=f"Page and panel embeddings of one {SOURCE_TITLES[source]} collection from "
         "the `champion` of `closure-lite-<variant>` (COMIX_EMBEDDING_VARIANT, default "
-        "context-denoise): a Zarr v3 group at `embeddings.zarr/<source>/<collection>/` with "
+        "context-denoise; if that variant has no champion, the richest one that has, with a "
+        "warning): a Zarr v3 group at `embeddings.zarr/<source>/<collection>/` with "
         "page_embeddings (N, 384), panel_embeddings (N, 12, 384), attention_weights, "
         "reading_order, panel_coordinates, panel_mask, text_content and the page ids, "
         "named dimensions (xarray opens it), int9 codes with per-vector scales, zstd, ~1,000 "
@@ -40,9 +41,15 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
         key = context.partition_key
         table = store.read_parquet(store.partition_path(source, key, "dataspec.parquet"))
         try:
-            champion = load_champion(mlflow.tracker(), model.embedding_variant)
+            champion = load_embedding_model(mlflow.tracker(), model.embedding_variant)
         except LookupError as error:
             raise dg.Failure(str(error)) from error
+        variant = champion.predictor.config.variant
+        if variant != model.embedding_variant:
+            context.log.warning(
+                f"closure-lite-{model.embedding_variant} has no champion; embedding with "
+                f"{champion.name} v{champion.version} instead"
+            )
         features = model.encode(store, table, whole_page=True)
         arrays = embed_pages(champion.predictor.model, features)
         ids, texts = page_records(table, whole_page=True)
@@ -65,6 +72,8 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
                 "bytes_per_page": round(size / max(1, pages), 1),
                 "encoding": DEFAULT_ENCODING,
                 "model": champion.name,
+                "variant": variant,
+                "preferred_variant": model.embedding_variant,
                 "model_version": champion.version,
                 "model_version_link": dg.MetadataValue.url(champion.model_version_url),
                 "path": dg.MetadataValue.path(url),

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from comix_resources.closure_lite.config import ClosureLiteConfig
+from comix_resources.closure_lite.config import VARIANTS, ClosureLiteConfig
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.tracking import ModelVersionInfo, Tracker
 
@@ -238,6 +238,22 @@ def load_model(tracker: Tracker, variant: str, version: int | None = None) -> Ch
         run_id,
         tracker.model_version_url(name, version),
         tracker.client.get_run(run_id).info.experiment_id,
+    )
+
+
+def load_embedding_model(tracker: Tracker, preferred: str) -> ChampionModel:
+    """The champion of ``preferred``, else of the first other variant that has one (richest
+    first: context-denoise, context, denoise, base), so that one variant failing its gate
+    does not stop the corpus from being embedded; the returned lineage names the variant.
+    LookupError when no variant has a champion."""
+    order = [preferred, *(v for v in reversed(VARIANTS) if v != preferred)]
+    for variant in order:
+        if tracker.champion_version(model_name(variant), CHAMPION_ALIAS) is not None:
+            return load_model(tracker, variant)
+    raise LookupError(
+        f"no Closure Lite variant has a {CHAMPION_ALIAS!r} version: materialize closure_lite "
+        f"(partition {preferred!r} first); a version becomes champion when it passes its "
+        f"evaluation check"
     )
 
 

@@ -14,6 +14,7 @@ from comix_resources.closure_lite.registry import (
     CHAMPION_METRIC,
     PREDICTOR_ARTIFACT,
     load_champion,
+    load_embedding_model,
     model_name,
     packed_inputs,
     train_and_register,
@@ -99,3 +100,6 @@ def test_a_model_that_learned_nothing_is_registered_but_never_champion(tracker: 
     )
     with pytest.raises(LookupError, match="closure_lite partition 'base'"):
         load_champion(tracker, "base")
+    # Embedding prefers the asked variant, and falls back to one that has a champion.
+    fallback = load_embedding_model(tracker, "base")
+    assert fallback.lineage["variant"] == "context" and fallback.version == 1
