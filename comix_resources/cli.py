@@ -189,6 +189,7 @@ def serve(
     lake: Annotated[Path | None, typer.Option(help="Lake root; default $COMIX_HOME/lake.")] = None,
     dagster_url: Annotated[str | None, typer.Option(help="Dagster UI base for links.")] = None,
     mlflow_url: Annotated[str | None, typer.Option(help="MLflow UI base for links.")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """The search page (and its JSON API, documented at /docs) over the embedding index."""
     from comix_resources.webapp.serve import serve as serve_app
@@ -200,6 +201,7 @@ def serve(
         lake_root=lake,
         dagster_url=dagster_url,
         mlflow_url=mlflow_url,
+        log_level=log_level,
     )
 
 

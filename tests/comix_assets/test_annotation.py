@@ -36,7 +36,9 @@ def test_a_collection_is_annotated_checked_and_feeds_training(comix_env, demo_li
             partition_key=key,
             asset_selection=[dg.AssetKey(["amazon", "page_text"])],
         )
-        corpus = defs.resolve_job_def("corpus_job").execute_in_process(instance=instance)
+        corpus = defs.resolve_job_def("corpus_job").execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("training_pages")]
+        )
     assert second.success and corpus.success
 
     pages = lake.read_parquet(lake.path("amazon", key, "pages.parquet"))

@@ -45,7 +45,8 @@ def server(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         [
             sys.executable,
             "-m",
-            "comix_resources.webapp",
+            "comix_resources.cli",
+            "serve",
             "--port",
             str(port),
             "--bundle",
@@ -77,7 +78,8 @@ def server(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             time.sleep(0.3)
         yield url
     finally:
-        os.kill(process.pid, signal.SIGTERM)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
