@@ -11,12 +11,14 @@
   cross-entropy for which panel starts the page. Candidates are n-1 panels, not a binary
   "is next" label, so the loss cannot be won by predicting the majority class (the
   original's labels were almost all "not next").
-- ``page_contrastive_loss`` (symmetric InfoNCE / NT-Xent): two views of the same page, each
-  missing a random subset of panels (and noised for denoise variants), are positives;
-  the other pages of the batch are negatives. Views rather than "adjacent page of the same
-  book" because the latter would teach the model that every page of a book is alike, which
-  the same-book retrieval metric then measures: positives from views keep that metric an
-  honest test of what the page embedding picked up by itself.
+- ``page_contrastive_loss`` (supervised contrastive, SupCon): every page of a batch comes
+  with a partner page of the same book, and each page is seen in two views that miss a
+  random subset of panels (noised for denoise variants). A view's positives are its other
+  view and both views of the pages of its book; every page of another book is a negative.
+  Real positives (a book's pages share series, cast, palette and lettering) and real
+  negatives. Same-book retrieval on *held-out* books then measures whether the page
+  embedding learned what makes a book's pages alike in general, not which books it saw,
+  as metric learning is evaluated on unseen classes.
 """
 
 from __future__ import annotations
@@ -71,11 +73,16 @@ def reading_order_loss(
 
 
 def page_contrastive_loss(
-    view_a: torch.Tensor, view_b: torch.Tensor, temperature: float
+    view_a: torch.Tensor, view_b: torch.Tensor, books: torch.Tensor, temperature: float
 ) -> torch.Tensor:
-    """Symmetric InfoNCE between two views (B, H) of the same B pages."""
-    target = torch.arange(view_a.shape[0], device=view_a.device)
-    return 0.5 * (
-        info_nce(view_a, view_b, target, temperature)
-        + info_nce(view_b, view_a, target, temperature)
-    )
+    """SupCon over two views (B, H) of B pages whose books are ``books`` (B,): positives are
+    the other view and the views of same-book pages; each anchor has at least one."""
+    z = F.normalize(torch.cat([view_a, view_b]), dim=-1)
+    labels = torch.cat([books, books])
+    n = len(z)
+    self_mask = torch.eye(n, dtype=torch.bool, device=z.device)
+    logits = (z @ z.T / temperature).masked_fill(self_mask, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    positives = (labels.unsqueeze(0) == labels.unsqueeze(1)) & ~self_mask
+    per_anchor = -(log_prob.masked_fill(~positives, 0.0)).sum(1) / positives.sum(1)
+    return per_anchor.mean()

@@ -73,6 +73,7 @@ def to_tensors(features: PanelFeatures) -> dict[str, torch.Tensor]:
         "mask": torch.from_numpy(features.mask).bool(),
         "order": torch.from_numpy(features.order).long(),
         "page_type": torch.from_numpy(features.page_type_ids).long(),
+        "book": torch.from_numpy(np.unique(features.book_ids, return_inverse=True)[1]).long(),
     }
 
 
@@ -128,8 +129,9 @@ def compute_losses(
         view = _view_mask(mask, config.panel_dropout, generator)
         vision, text = inputs()
         panels = model.contextualise(model.fuse(vision, text, batch["composition"], view), view)
-        views.append(model.pool_page(panels, view, batch["page_type"])[0])
-    losses["page"] = page_contrastive_loss(views[0], views[1], config.temperature)
+        content = model.content(vision, text, view)
+        views.append(model.pool_page(panels, view, batch["page_type"], content)[0])
+    losses["page"] = page_contrastive_loss(views[0], views[1], batch["book"], config.temperature)
     losses["total"] = sum(config.loss_weights[name] * losses[name] for name in LOSS_NAMES)
     return losses
 
@@ -137,6 +139,20 @@ def compute_losses(
 def _batches(n: int, size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
     index = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     return list(index.split(size))
+
+
+def _with_partners(
+    index: torch.Tensor, books: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """``index`` followed by one partner per page: another page of its book when the book
+    has one (itself otherwise), so the page objective always has same-book positives."""
+    partners = []
+    for i in index.tolist():
+        same = torch.nonzero(books == books[i]).flatten()
+        others = same[same != i]
+        pool = others if len(others) else same
+        partners.append(int(pool[torch.randint(len(pool), (1,), generator=generator)]))
+    return torch.cat([index, torch.tensor(partners, dtype=index.dtype)])
 
 
 def _run_epoch(
@@ -152,8 +168,10 @@ def _run_epoch(
     totals = dict.fromkeys((*LOSS_NAMES, "total"), 0.0)
     n = len(data["mask"])
     with torch.set_grad_enabled(training):
-        for index in _batches(n, config.batch_size, generator if training else None):
-            batch = {k: v[index] for k, v in data.items()}
+        # Half a batch of pages, each with a same-book partner (the page objective's positives).
+        half = max(1, config.batch_size // 2)
+        for index in _batches(n, half, generator if training else None):
+            batch = {k: v[_with_partners(index, data["book"], generator)] for k, v in data.items()}
             losses = compute_losses(model, batch, generator)
             if optimizer is not None:
                 optimizer.zero_grad()

@@ -33,7 +33,7 @@ def tracker(tmp_path_factory: pytest.TempPathFactory) -> Tracker:
 
 def test_a_learnable_variant_is_registered_promoted_and_loads_back(tracker: Tracker) -> None:
     torch.set_num_threads(1)
-    features = synthetic_features(n_books=6, pages_per_book=8, seed=3)
+    features = synthetic_features(n_books=12, pages_per_book=8, seed=3)
     epochs: list[int] = []
     outcome = train_and_register(
         features, small_config("context"), tracker, seed=0, on_epoch=lambda e, _: epochs.append(e)
@@ -43,7 +43,7 @@ def test_a_learnable_variant_is_registered_promoted_and_loads_back(tracker: Trac
     assert outcome.passed_gate, outcome.gate_reasons
     assert outcome.promoted and outcome.champion_version == 1
     assert epochs == list(range(outcome.epochs))
-    assert outcome.train_books + outcome.val_books == 6
+    assert outcome.train_books + outcome.val_books == 12
 
     run = tracker.client.get_run(outcome.version.run_id)
     assert run.data.params["variant"] == "context"
