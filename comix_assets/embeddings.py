@@ -60,7 +60,7 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
             arrays,
             ids,
             texts,
-            attrs={**champion.lineage, "dagster_run_id": context.run_id},
+            attrs={**champion.lineage, "dagster_run_id": context.run.run_id},
         )
         size = int(store.fs.du(partition_path(store, source, key)))
         pages = len(features)

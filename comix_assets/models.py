@@ -86,7 +86,7 @@ def closure_lite(
         model.config(variant),
         mlflow.tracker(),
         seed=model.seed,
-        tags={"dagster_run_id": context.run_id},
+        tags={"dagster_run_id": context.run.run_id},
         on_epoch=on_epoch,
     )
     metrics = outcome.metrics

@@ -119,7 +119,7 @@ def page_stream(
         page_stream_model.config(),
         mlflow.tracker(EXPERIMENT),
         seed=page_stream_model.seed,
-        tags={"dagster_run_id": context.run_id},
+        tags={"dagster_run_id": context.run.run_id},
     )
     model, rules = outcome.model_metrics, outcome.rule_metrics
     scores = dg.MetadataValue.md(_scores_table(model, rules))

@@ -92,7 +92,7 @@ def embedding_index(
         panel_ids=panel_ids,
         catalog=catalog,
         model_dir_or_predictor=model.predictor,
-        manifest={**lineage, "dagster_run_id": context.run_id},
+        manifest={**lineage, "dagster_run_id": context.run.run_id},
     )
     return dg.MaterializeResult(
         metadata={
