@@ -31,16 +31,18 @@ import contextlib
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions (dagster dev loads in seconds)
     import torch
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_UI_BASE = "http://127.0.0.1:5000"
 REDACTED = "[redacted]"
@@ -291,6 +293,46 @@ class Tracker:
 
     def set_version_tag(self, model_name: str, version: int | str, key: str, value: str) -> None:
         self.client.set_model_version_tag(model_name, str(version), key, value)
+
+    def log_folder(self, save: Callable[[Path], None], artifact_path: str) -> None:
+        """``save(folder)`` writes files that go to the active run under ``artifact_path``."""
+        with tempfile.TemporaryDirectory() as folder:
+            save(Path(folder))
+            self.log_artifacts(folder, artifact_path)
+
+    def load_version_folder(
+        self, model_name: str, version: int | str, artifact_path: str, load: Callable[[Path], T]
+    ) -> T:
+        """``load(folder)`` of an artifact folder of the run that logged this version."""
+        run_id = self.client.get_model_version(model_name, str(version)).run_id
+        with tempfile.TemporaryDirectory() as folder:
+            return load(self.download_artifacts(run_id, artifact_path, folder))
+
+    def gate_version(
+        self,
+        model_name: str,
+        version: int | str,
+        passed: bool,
+        reasons: Sequence[str],
+        metric: str,
+        higher_is_better: bool = True,
+        alias: str = "champion",
+    ) -> tuple[bool, str]:
+        """Tag the version with its evaluation gate (and why it failed), then
+        ``promote_if_better``; returns its ``(promoted, reason)``."""
+        self.set_version_tag(
+            model_name, version, "evaluation_gate", "passed" if passed else "failed"
+        )
+        if reasons:
+            self.set_version_tag(model_name, version, "gate_reasons", "; ".join(reasons))
+        return self.promote_if_better(
+            model_name,
+            version,
+            metric,
+            higher_is_better=higher_is_better,
+            gate_passed=passed,
+            alias=alias,
+        )
 
     def set_description(self, model_name: str, version: int | str | None, description: str) -> None:
         """Describe a model version, or the registered model itself when ``version`` is None."""

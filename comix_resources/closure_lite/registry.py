@@ -14,11 +14,9 @@ passes the evaluation gate and beats the current champion on ``CHAMPION_METRIC``
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,16 +155,9 @@ def train_and_register(
             description=describe(config.variant, metrics, passed),
             registered_model_name=name,
         )
-        with tempfile.TemporaryDirectory() as folder:
-            ClosureLitePredictor(model).save(folder)
-            tracker.log_artifacts(folder, PREDICTOR_ARTIFACT)
-        tracker.set_version_tag(
-            name, version.version, "evaluation_gate", "passed" if passed else "failed"
-        )
-        for reason in reasons:
-            tracker.set_version_tag(name, version.version, "gate_reason", reason)
-        promoted, why = tracker.promote_if_better(
-            name, version.version, CHAMPION_METRIC, higher_is_better=True, gate_passed=passed
+        tracker.log_folder(ClosureLitePredictor(model).save, PREDICTOR_ARTIFACT)
+        promoted, why = tracker.gate_version(
+            name, version.version, passed, reasons, CHAMPION_METRIC
         )
     return TrainingOutcome(
         variant=config.variant,
@@ -228,9 +219,9 @@ def load_model(tracker: Tracker, variant: str, version: int | None = None) -> Ch
             f"its evaluation check"
         )
     run_id = tracker.client.get_model_version(name, str(version)).run_id
-    with tempfile.TemporaryDirectory() as folder:
-        local = tracker.download_artifacts(run_id, PREDICTOR_ARTIFACT, folder)
-        predictor = ClosureLitePredictor.load(Path(local))
+    predictor = tracker.load_version_folder(
+        name, version, PREDICTOR_ARTIFACT, ClosureLitePredictor.load
+    )
     return ChampionModel(
         predictor,
         name,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -202,14 +201,9 @@ def train_and_register(
             ),
             registered_model_name=MODEL_NAME,
         )
-        with tempfile.TemporaryDirectory() as folder:
-            PageStreamPredictor(model).save(folder)
-            tracker.log_artifacts(folder, PREDICTOR_ARTIFACT)
-        tracker.set_version_tag(
-            MODEL_NAME, version.version, "evaluation_gate", "passed" if passed else "failed"
-        )
-        promoted, why = tracker.promote_if_better(
-            MODEL_NAME, version.version, CHAMPION_METRIC, higher_is_better=True, gate_passed=passed
+        tracker.log_folder(PageStreamPredictor(model).save, PREDICTOR_ARTIFACT)
+        promoted, why = tracker.gate_version(
+            MODEL_NAME, version.version, passed, reasons, CHAMPION_METRIC
         )
     return PageStreamOutcome(
         version=version,
@@ -237,7 +231,7 @@ def load_champion(tracker: Tracker) -> tuple[Any, int] | None:
     version = tracker.champion_version(MODEL_NAME, CHAMPION_ALIAS)
     if version is None:
         return None
-    run_id = tracker.client.get_model_version(MODEL_NAME, str(version)).run_id
-    with tempfile.TemporaryDirectory() as folder:
-        local = tracker.download_artifacts(run_id, PREDICTOR_ARTIFACT, folder)
-        return PageStreamPredictor.load(Path(local)), version
+    predictor = tracker.load_version_folder(
+        MODEL_NAME, version, PREDICTOR_ARTIFACT, PageStreamPredictor.load
+    )
+    return predictor, version
