@@ -91,6 +91,9 @@ def demo(
     mlflow_port: Annotated[int, typer.Option(help="MLflow UI port.")] = MLFLOW_PORT,
     search_port: Annotated[int, typer.Option(help="Search page port.")] = SEARCH_PORT,
     regenerate: Annotated[bool, typer.Option(help="Write the demo library again.")] = False,
+    rerun: Annotated[
+        bool, typer.Option(help="Run the pipeline again even if the search index exists.")
+    ] = False,
 ) -> None:
     """The whole demo: generate the demo library under $COMIX_HOME, start the MLflow UI, run
     the main pipeline (collections, the four Closure Lite variants, embeddings, index and map),
@@ -142,14 +145,17 @@ def demo(
             f"  MLflow UI    http://{HOST}:{mlflow_port}  (models: closure-lite-<variant>)\n"
             f"  running the pipeline headlessly first; runs are recorded for the Dagster UI"
         )
-        summary = run_all(console=console, settings=settings)
-        console.print(
-            f"pipeline: {summary.ok} runs ok, {summary.failed} failed; checks: "
-            f"{summary.checks_passed} passed, {summary.checks_failed} failed"
-        )
-        for row in summary.rows:
-            if not row.ok:
-                console.print(f"  [red]{row.source}/{row.partition}: {row.error}")
+        if rerun or regenerate or not (settings.lake_root / "index" / "manifest.json").exists():
+            summary = run_all(console=console, settings=settings)
+            console.print(
+                f"pipeline: {summary.ok} runs ok, {summary.failed} failed; checks: "
+                f"{summary.checks_passed} passed, {summary.checks_failed} failed"
+            )
+            for row in summary.rows:
+                if not row.ok:
+                    console.print(f"  [red]{row.source}/{row.partition}: {row.error}")
+        else:
+            console.print("  pipeline already ran (search index present; --rerun to run it again)")
         services.start(
             "search", [executable("comix"), "serve", "--host", HOST, "--port", str(search_port)]
         )
