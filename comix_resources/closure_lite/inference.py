@@ -10,6 +10,7 @@ import polars as pl
 
 from comix_resources.closure_lite.config import MAX_PANELS, ClosureLiteConfig
 from comix_resources.closure_lite.features import PanelFeatures, page_slots
+from comix_resources.torch_models import read_model_folder, save_model_folder
 
 
 def embed_pages(model: Any, features: PanelFeatures, batch_size: int = 64) -> dict[str, np.ndarray]:
@@ -94,24 +95,15 @@ class ClosureLitePredictor:
         return out.page.numpy()
 
     def save(self, path: str | Path) -> None:
-        import torch
-
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "config.json").write_text(self.config.to_json())
-        torch.save(self.model.state_dict(), path / "state_dict.pt")
+        save_model_folder(path, self.config.to_json(), self.model)
 
     @classmethod
     def load(cls, path: str | Path) -> ClosureLitePredictor:
-        import torch
-
         from comix_resources.closure_lite.model import ClosureLite
 
-        path = Path(path)
-        model = ClosureLite(ClosureLiteConfig.from_json((path / "config.json").read_text()))
-        model.load_state_dict(
-            torch.load(path / "state_dict.pt", map_location="cpu", weights_only=True)
-        )
+        config_json, state = read_model_folder(path)
+        model = ClosureLite(ClosureLiteConfig.from_json(config_json))
+        model.load_state_dict(state)
         return cls(model)
 
 

@@ -7,7 +7,6 @@ floating-point sums and change the last digits.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from comix_resources.closure_lite.objectives import (
     page_contrastive_loss,
     reading_order_loss,
 )
+from comix_resources.torch_models import EarlyStopping
 
 LOSS_NAMES = ("masked_panel", "reading_order", "page")
 _GEOMETRY_HEADS = ("pair_geometry", "start_geometry")
@@ -224,8 +224,7 @@ def train(
     )
     generator = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
-    best_loss, best_epoch, best_state = float("inf"), -1, copy.deepcopy(model.state_dict())
-    stopped_early = False
+    stopping = EarlyStopping(model, config.patience)
     for epoch in range(config.max_epochs):
         started = time.perf_counter()
         train_losses = _run_epoch(model, train_data, config, generator, optimizer)
@@ -240,20 +239,16 @@ def train(
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-        if val_losses["total"] < best_loss:
-            best_loss, best_epoch = val_losses["total"], epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= config.patience:
-            stopped_early = True
+        if stopping.update(epoch, val_losses["total"]):
             break
     return TrainResult(
-        state_dict=best_state,
+        state_dict=stopping.best_state,
         config=config,
         history=history,
-        best_epoch=best_epoch,
-        best_val_loss=best_loss,
+        best_epoch=stopping.best_epoch,
+        best_val_loss=stopping.best_loss,
         seconds_per_epoch=float(np.mean([m["seconds_per_epoch"] for m in history])),
         train_index=has_panels[train_index],
         val_index=has_panels[val_index],
-        stopped_early=stopped_early,
+        stopped_early=stopping.stopped_early,
     )

@@ -14,6 +14,7 @@ from comix_resources.page_classes import PAGE_CLASSES
 from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.page_stream.features import BookFeatures
 from comix_resources.page_stream.labels import Segment, segments
+from comix_resources.torch_models import read_model_folder, save_model_folder
 
 if TYPE_CHECKING:
     import polars as pl
@@ -70,24 +71,15 @@ class PageStreamPredictor:
         return [self.classes[i] for i in p.argmax(1)], p.astype(np.float32)
 
     def save(self, path: str | Path) -> None:
-        import torch
-
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "config.json").write_text(self.config.to_json())
-        torch.save(self.model.state_dict(), path / "state_dict.pt")
+        save_model_folder(path, self.config.to_json(), self.model)
 
     @classmethod
     def load(cls, path: str | Path) -> PageStreamPredictor:
-        import torch
-
         from comix_resources.page_stream.model import PageStreamModel
 
-        path = Path(path)
-        model = PageStreamModel(PageStreamConfig.from_json((path / "config.json").read_text()))
-        model.load_state_dict(
-            torch.load(path / "state_dict.pt", map_location="cpu", weights_only=True)
-        )
+        config_json, state = read_model_folder(path)
+        model = PageStreamModel(PageStreamConfig.from_json(config_json))
+        model.load_state_dict(state)
         return cls(model)
 
 

@@ -6,7 +6,6 @@ Deterministic given the seed on one thread (``torch.set_num_threads(1)``).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from torch import nn
 from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.page_stream.features import BookFeatures
 from comix_resources.page_stream.model import PageStreamModel
+from comix_resources.torch_models import EarlyStopping
 
 
 @dataclass
@@ -154,9 +154,7 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     val_batch = batch_tensors(val_set, config.classes, config.max_pages)
     history: list[dict[str, float]] = []
-    best_loss, best_epoch = float("inf"), -1
-    best_state = copy.deepcopy(model.state_dict())
-    stopped_early = False
+    stopping = EarlyStopping(model, config.patience)
     for epoch in range(config.max_epochs):
         started = time.perf_counter()
         model.train()
@@ -190,20 +188,16 @@ def train(
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-        if val_loss < best_loss:
-            best_loss, best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= config.patience:
-            stopped_early = True
+        if stopping.update(epoch, val_loss):
             break
     return TrainResult(
-        state_dict=best_state,
+        state_dict=stopping.best_state,
         config=config,
         history=history,
-        best_epoch=best_epoch,
-        best_val_loss=best_loss,
+        best_epoch=stopping.best_epoch,
+        best_val_loss=stopping.best_loss,
         seconds_per_epoch=float(np.mean([m["seconds_per_epoch"] for m in history])),
         train_books=[b.book_id for b in train_set],
         val_books=[b.book_id for b in val_set],
-        stopped_early=stopped_early,
+        stopped_early=stopping.stopped_early,
     )
