@@ -106,9 +106,7 @@ def plan_steps(
         keys = resolve_selection(select, sorted(job.asset_layer.executable_asset_keys))
         return [k for k in keys if names is None or k.path[-1] in names]
 
-    def per_collection(
-        job_name: Callable[[str], str], names: set[str] | None = None
-    ) -> list[Step]:
+    def per_collection(job_name: Callable[[str], str], names: set[str] | None = None) -> list[Step]:
         steps = []
         for source, collections in partitions.items():
             job = defs.resolve_job_def(job_name(source))
