@@ -9,7 +9,6 @@ character_boxes, faces, texts. A book written in several formats is taken once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
+from comix_resources.demo import demo_truth_books
 from comix_resources.ids import book_id_from_sha256, sha256_file
 from comix_resources.pages import iter_pages
 
@@ -27,14 +27,7 @@ def demo_training_pages(library: Path, image_root: Path) -> pl.DataFrame:
     """Comic pages with panels of every book under ``library`` (``generate_demo_library``
     output); page images are written under ``image_root``."""
     rows: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
-    for truth_path in sorted(Path(library).rglob("*.truth.json")):
-        truth = json.loads(truth_path.read_text())
-        key = (truth["source"], truth["title"])
-        if key in seen:
-            continue
-        seen.add(key)
-        book_path = truth_path.with_name(truth_path.name.removesuffix(".truth.json"))
+    for book_path, truth in demo_truth_books(library):
         book_id = book_id_from_sha256(sha256_file(book_path))
         images = {page.index: page for page in iter_pages(book_path) if page.data is not None}
         for page in truth["pages"]:

@@ -12,7 +12,15 @@ from comix_resources.demo.library import (
     BookPlan,
     DemoSummary,
     SourceSummary,
+    demo_truth_books,
     generate_demo_library,
 )
 
-__all__ = ["CATALOG", "BookPlan", "DemoSummary", "SourceSummary", "generate_demo_library"]
+__all__ = [
+    "CATALOG",
+    "BookPlan",
+    "DemoSummary",
+    "SourceSummary",
+    "demo_truth_books",
+    "generate_demo_library",
+]

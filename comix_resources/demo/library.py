@@ -33,7 +33,7 @@ import json
 import random
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -578,3 +578,16 @@ def _calibre_book(book: RenderedBook) -> CalibreBook:
         cover=book.pages[0].data,
         identifiers=dict(plan.identifiers),
     )
+
+
+def demo_truth_books(library: str | Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """``(book file, truth)`` of every book of a demo library; a Calibre book stored in several
+    formats is taken once (its pages are the same)."""
+    seen: set[tuple[str, str]] = set()
+    for truth_path in sorted(Path(library).rglob("*.truth.json")):
+        truth = json.loads(truth_path.read_text())
+        key = (truth["source"], truth["title"])
+        if key in seen:
+            continue
+        seen.add(key)
+        yield truth_path.with_name(truth_path.name.removesuffix(".truth.json")), truth

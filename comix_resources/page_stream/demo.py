@@ -20,8 +20,8 @@ from typing import Any
 
 from PIL import Image
 
+from comix_resources.demo import demo_truth_books
 from comix_resources.ids import book_id_from_sha256, sha256_bytes, sha256_file
-from comix_resources.page_stream.labels import demo_truth_books
 
 
 def demo_page_rows(library: str | Path) -> list[dict[str, Any]]:

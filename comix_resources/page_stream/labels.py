@@ -34,7 +34,7 @@ writes the same format (back covers under ``back_covers``, a continued story tit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,16 +162,3 @@ def write_cosmo_splits(
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     tmp.replace(path)
-
-
-def demo_truth_books(library: str | Path) -> Iterable[tuple[Path, dict[str, Any]]]:
-    """``(book file, truth)`` of every book of a demo library; a Calibre book stored in several
-    formats is taken once (its pages are the same)."""
-    seen: set[tuple[str, str]] = set()
-    for truth_path in sorted(Path(library).rglob("*.truth.json")):
-        truth = json.loads(truth_path.read_text())
-        key = (truth["source"], truth["title"])
-        if key in seen:
-            continue
-        seen.add(key)
-        yield truth_path.with_name(truth_path.name.removesuffix(".truth.json")), truth
