@@ -294,6 +294,19 @@ class Tracker:
     def set_version_tag(self, model_name: str, version: int | str, key: str, value: str) -> None:
         self.client.set_model_version_tag(model_name, str(version), key, value)
 
+    def epoch_logger(
+        self, then: Callable[[int, dict[str, float]], None] | None = None
+    ) -> Callable[[int, dict[str, float]], None]:
+        """An ``on_epoch(epoch, metrics)`` for a training loop: logs the epoch's metrics to the
+        active run with ``step=epoch``, then calls ``then`` (a caller's own hook)."""
+
+        def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            self.log_metrics(metrics, step=epoch)
+            if then is not None:
+                then(epoch, metrics)
+
+        return log_epoch
+
     def log_folder(self, save: Callable[[Path], None], artifact_path: str) -> None:
         """``save(folder)`` writes files that go to the active run under ``artifact_path``."""
         with tempfile.TemporaryDirectory() as folder:

@@ -127,12 +127,7 @@ def train_and_register(
     with tracker.start_run(run_name=f"{name} seed {seed}", tags=run_tags) as run_id:
         tracker.log_params({**dataclasses.asdict(config), "seed": seed, "pages": len(features)})
 
-        def log_epoch(epoch: int, values: dict[str, float]) -> None:
-            tracker.log_metrics(values, step=epoch)
-            if on_epoch is not None:
-                on_epoch(epoch, values)
-
-        result = train(features, config, seed=seed, on_epoch=log_epoch)
+        result = train(features, config, seed=seed, on_epoch=tracker.epoch_logger(on_epoch))
         model = result.model()
         validation = features.subset(result.val_index)
         metrics = evaluate(model, validation, seed=seed)

@@ -162,12 +162,7 @@ def train_and_register(
     with tracker.start_run(run_name=f"{MODEL_NAME} seed {seed}", tags=tags or {}) as run_id:
         tracker.log_params({**dataclasses.asdict(config), "seed": seed, "books": len(books)})
 
-        def log_epoch(epoch: int, values: dict[str, float]) -> None:
-            tracker.log_metrics(values, step=epoch)
-            if on_epoch is not None:
-                on_epoch(epoch, values)
-
-        result = train(books, config, seed=seed, on_epoch=log_epoch)
+        result = train(books, config, seed=seed, on_epoch=tracker.epoch_logger(on_epoch))
         model = result.model()
         held_out = [b for b in books if b.book_id in set(result.val_books)]
         scores = {}
