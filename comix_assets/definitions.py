@@ -63,6 +63,8 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             cache_dir=str(settings.cache_dir),
             embedding_variant=settings.embedding_variant,
             max_epochs=settings.train_max_epochs,
+            device=settings.device,
+            finetune_vision=settings.finetune_vision,
         ),
         "page_stream_model": PageStreamResource(
             cache_dir=str(settings.cache_dir),

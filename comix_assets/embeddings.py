@@ -50,7 +50,9 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
                 f"closure-lite-{model.embedding_variant} has no champion; embedding with "
                 f"{champion.name} v{champion.version} instead"
             )
-        features = model.encode(store, table, whole_page=True)
+        # A fine-tuned champion brings its own vision encoder (and its own cache entries).
+        vision = champion.predictor.vision_encoder(model.device)
+        features = model.encode(store, table, whole_page=True, vision_encoder=vision)
         arrays = embed_pages(champion.predictor.model, features)
         ids, texts = page_records(table, whole_page=True)
         url = write_partition(

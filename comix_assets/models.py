@@ -81,13 +81,21 @@ def closure_lite(
             f"val {values['val_total']:.4f} ({values['seconds_per_epoch']:.2f} s)"
         )
 
+    try:
+        config = model.config(variant)
+    except ValueError as error:
+        raise dg.Failure(str(error)) from error
+    if config.finetune_vision:
+        context.log.info(f"fine-tuning the vision encoder on panel crops ({model.device})")
     outcome = train_and_register(
         features,
-        model.config(variant),
+        config,
         mlflow.tracker(),
         seed=model.seed,
         tags={"dagster_run_id": context.run.run_id},
         on_epoch=on_epoch,
+        crops=model.crops(store, table),
+        device=model.device,
     )
     metrics = outcome.metrics
     links = {
@@ -104,6 +112,7 @@ def closure_lite(
             "promotion": outcome.promotion_reason,
             "evaluation": dg.MetadataValue.md(_metrics_table(metrics)),
             **{f"val_{k}": float(v) for k, v in sorted(metrics.items())},
+            "finetune_vision": config.finetune_vision,
             "epochs": outcome.epochs,
             "best_epoch": outcome.best_epoch,
             "seconds_per_epoch": round(outcome.seconds_per_epoch, 3),

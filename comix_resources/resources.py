@@ -10,6 +10,7 @@ import polars as pl
 from pydantic import Field
 
 from comix_resources.closure_lite.config import ClosureLiteConfig
+from comix_resources.closure_lite.encoders import Encoder, PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.detection import PanelDetector, make_detector
 from comix_resources.fingerprints import FingerprintCache
@@ -195,8 +196,10 @@ class MlflowResource(dg.ConfigurableResource):
 class ClosureLiteResource(dg.ConfigurableResource):
     """Closure Lite's encoders, training settings, and the variant that embeds the corpus.
 
-    Encoders are frozen; their outputs are cached per panel crop and text in ``cache_dir``,
-    so retraining a variant and re-embedding an unchanged partition encode nothing twice.
+    Encoders are frozen by default; their outputs are cached per panel crop and text in
+    ``cache_dir``, so retraining a variant and re-embedding an unchanged partition encode
+    nothing twice. ``finetune_vision`` (for GPUs) trains the default vision encoder on panel
+    crops with the model; the embeddings then use the champion's own encoder.
     """
 
     text_encoder: str = Field(
@@ -205,7 +208,11 @@ class ClosureLiteResource(dg.ConfigurableResource):
     vision_encoder: str = Field(
         default="", description="Hub id or local path; empty: EfficientNet-Lite0 from PyPI."
     )
-    device: str = "cpu"
+    device: str = Field(default="cpu", description="torch device: cpu, cuda, cuda:1, mps.")
+    finetune_vision: bool = Field(
+        default=False,
+        description="Fine-tune the EfficientNet-Lite0 vision encoder on panel crops (GPU).",
+    )
     cache_dir: str
     embedding_variant: str = Field(
         default="context-denoise", description="Variant whose champion embeds the corpus."
@@ -216,12 +223,33 @@ class ClosureLiteResource(dg.ConfigurableResource):
     threads: int = Field(default=2, description="torch CPU threads for training and embedding.")
 
     def config(self, variant: str) -> ClosureLiteConfig:
+        if self.finetune_vision and self.vision_encoder:
+            raise ValueError(
+                f"finetune_vision trains the default EfficientNet-Lite0 encoder; vision encoder "
+                f"{self.vision_encoder!r} can be used frozen only"
+            )
         return ClosureLiteConfig(
-            variant=variant, max_epochs=self.max_epochs, patience=self.patience
+            variant=variant,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            finetune_vision=self.finetune_vision,
         )
 
-    def encode(self, lake: Lake, table: pl.DataFrame, whole_page: bool = False) -> PanelFeatures:
-        """``PanelFeatures`` of DataSpec rows whose images are in ``lake``."""
+    def crops(self, lake: Lake, table: pl.DataFrame) -> PanelCrops | None:
+        """The panel crops fine-tuning trains on (None when the encoders are frozen)."""
+        from comix_resources.closure_lite.encoders import lake_image_loader
+
+        return PanelCrops(table, lake_image_loader(lake)) if self.finetune_vision else None
+
+    def encode(
+        self,
+        lake: Lake,
+        table: pl.DataFrame,
+        whole_page: bool = False,
+        vision_encoder: Encoder | None = None,
+    ) -> PanelFeatures:
+        """``PanelFeatures`` of DataSpec rows whose images are in ``lake``; ``vision_encoder``
+        replaces the configured one (a fine-tuned champion's, ``ClosureLitePredictor``)."""
         import torch
 
         from comix_resources.closure_lite.encoders import (
@@ -239,7 +267,7 @@ class ClosureLiteResource(dg.ConfigurableResource):
                 table,
                 lake_image_loader(lake),
                 TextEncoder(self.text_encoder or None, device=self.device),
-                VisionEncoder(self.vision_encoder or None, device=self.device),
+                vision_encoder or VisionEncoder(self.vision_encoder or None, device=self.device),
                 cache,
                 whole_page=whole_page,
             )

@@ -35,6 +35,10 @@ class ComixSettings:
     vision_encoder: str = ""
     embedding_variant: str = "context-denoise"
     train_max_epochs: int = 60
+    # torch device of Closure Lite training and embedding; fine-tuning the vision encoder
+    # on panel crops is for GPUs (COMIX_DEVICE=cuda).
+    device: str = "cpu"
+    finetune_vision: bool = False
     page_type_labels: str = ""
     mlflow_ui: str = "http://127.0.0.1:5000"
     dagster_ui: str = "http://127.0.0.1:3000"
@@ -65,6 +69,9 @@ class ComixSettings:
             embedding_variant=env.get("COMIX_EMBEDDING_VARIANT", "").strip()
             or cls.embedding_variant,
             train_max_epochs=int(env.get("COMIX_TRAIN_MAX_EPOCHS", "") or cls.train_max_epochs),
+            device=env.get("COMIX_DEVICE", "").strip() or cls.device,
+            finetune_vision=env.get("COMIX_FINETUNE_VISION", "").strip().lower()
+            in ("1", "true", "yes", "on"),
             page_type_labels=env.get("COMIX_PAGE_TYPE_LABELS", "").strip(),
             mlflow_ui=env.get("COMIX_MLFLOW_UI", cls.mlflow_ui).rstrip("/"),
             dagster_ui=env.get("COMIX_DAGSTER_UI", cls.dagster_ui).rstrip("/"),

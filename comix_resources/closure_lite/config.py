@@ -49,6 +49,13 @@ class ClosureLiteConfig:
     max_epochs: int = 40
     patience: int = 5
     val_fraction: float = 0.25
+    # Fine-tuning (for GPUs): train the EfficientNet-Lite0 vision encoder on panel crops with
+    # the rest of the model, at ``finetune_lr_scale`` times the learning rate (pretrained
+    # weights move slowly or they forget ImageNet within an epoch). Off: frozen encoders with
+    # cached outputs, which is what 2 CPU cores can train.
+    finetune_vision: bool = False
+    finetune_lr_scale: float = 0.01
+    image_size: int = 224
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

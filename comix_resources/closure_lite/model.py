@@ -78,6 +78,18 @@ class ClosureLite(nn.Module):
         )
         self.start_geometry = nn.Sequential(nn.Linear(_GEOMETRY, g), nn.GELU(), nn.Linear(g, 1))
         self.start_head = nn.Linear(h, 1)
+        if config.finetune_vision:
+            from comix_resources.closure_lite.efficientnet_lite import EfficientNetLite0
+
+            # Architecture only: training loads the pretrained weights, a saved model its own.
+            self.vision_backbone = EfficientNetLite0()
+
+    def encode_crops(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(M, Dv) features of panel crops (``PanelCrops.pixels``) by the fine-tuned vision
+        encoder; what the frozen encoder's cached outputs are otherwise."""
+        if not self.config.finetune_vision:
+            raise RuntimeError("this model has no vision encoder of its own (finetune_vision)")
+        return self.vision_backbone.features(pixels)
 
     def fuse(
         self,
@@ -207,10 +219,11 @@ class ClosureLite(nn.Module):
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Denoise variants' input corruption: scaled Gaussian noise on one modality."""
         scale = x.detach().std(dim=-1, keepdim=True).clamp(min=1e-6)
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        keep = (
-            torch.rand(x.shape[:-1], generator=generator, device=x.device)
-            >= self.config.modality_dropout
+        # Drawn on the generator's device (the CPU in training) and moved, so that a seeded
+        # CPU generator serves a model on a GPU too.
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        keep = (torch.rand(x.shape[:-1], generator=generator) >= self.config.modality_dropout).to(
+            x.device
         )
         return (x + self.config.noise_std * scale * noise) * keep.unsqueeze(-1).to(x.dtype)
 

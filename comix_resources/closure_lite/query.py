@@ -89,8 +89,9 @@ class QueryEncoder:
         from comix_resources.closure_lite.encoders import TextEncoder, VisionEncoder
         from comix_resources.closure_lite.inference import ClosureLitePredictor
 
-        model = ClosureLitePredictor.load(model_dir).model
-        return cls(model, text_encoder or TextEncoder(), vision_encoder or VisionEncoder())
+        predictor = ClosureLitePredictor.load(model_dir)
+        vision = vision_encoder or predictor.vision_encoder() or VisionEncoder()
+        return cls(predictor.model, text_encoder or TextEncoder(), vision)
 
     @property
     def dim(self) -> int:

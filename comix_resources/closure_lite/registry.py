@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from comix_resources.closure_lite.config import VARIANTS, ClosureLiteConfig
+from comix_resources.closure_lite.encoders import PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.tracking import ModelVersionInfo, Tracker
 
@@ -95,11 +96,17 @@ def page_embedder(model: Any) -> Any:
     return PageEmbedder().eval()
 
 
-def describe(variant: str, metrics: dict[str, float], passed: bool) -> str:
+def describe(variant: str, metrics: dict[str, float], passed: bool, finetuned: bool = False) -> str:
     verdict = "passed" if passed else "FAILED"
+    vision = (
+        "crops through its own fine-tuned EfficientNet-Lite0 (in the predictor artifact; "
+        "the packed input's vision part must come from it)"
+        if finetuned
+        else "frozen EfficientNet-Lite0 crops"
+    )
     return (
         f"Closure Lite `{variant}`: 384-d panel and page embeddings (gated fusion of "
-        f"EfficientNet-Lite0 crops, MiniLM text and layout; attention pooling; reading-order "
+        f"{vision}, MiniLM text and layout; attention pooling; reading-order "
         f"head). Evaluation gate {verdict} on held-out books: next-panel "
         f"{metrics.get('next_panel_accuracy', float('nan')):.3f} (baseline "
         f"{metrics.get('next_panel_baseline', float('nan')):.3f}), closure "
@@ -116,20 +123,37 @@ def train_and_register(
     seed: int = 0,
     tags: dict[str, str] | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    crops: PanelCrops | None = None,
+    device: str = "cpu",
 ) -> TrainingOutcome:
-    """Train ``config.variant`` on ``features``, log and register it, and gate the champion."""
+    """Train ``config.variant`` on ``features``, log and register it, and gate the champion.
+
+    ``crops`` and ``device``: see ``train`` (fine-tuning); a fine-tuned model is evaluated on
+    the features of its own vision encoder.
+    """
     from comix_resources.closure_lite.evaluate import evaluate, passes_gate
     from comix_resources.closure_lite.inference import ClosureLitePredictor
-    from comix_resources.closure_lite.train import train
+    from comix_resources.closure_lite.train import train, with_model_vision
 
     name = model_name(config.variant)
     run_tags = {"variant": config.variant, "model": name, **(tags or {})}
     with tracker.start_run(run_name=f"{name} seed {seed}", tags=run_tags) as run_id:
         tracker.log_params({**dataclasses.asdict(config), "seed": seed, "pages": len(features)})
 
-        result = train(features, config, seed=seed, on_epoch=tracker.epoch_logger(on_epoch))
+        result = train(
+            features,
+            config,
+            seed=seed,
+            on_epoch=tracker.epoch_logger(on_epoch),
+            crops=crops,
+            device=device,
+        )
         model = result.model()
         validation = features.subset(result.val_index)
+        if config.finetune_vision and crops is not None:
+            validation = with_model_vision(
+                model, validation, crops.subset(result.val_index), device=device
+            )
         metrics = evaluate(model, validation, seed=seed)
         passed, reasons = passes_gate(metrics)
         tracker.log_metrics({f"val_{k}": v for k, v in metrics.items()})
@@ -141,13 +165,13 @@ def train_and_register(
                 "passed_gate": float(passed),
             }
         )
-        example = features.subset(np.arange(min(EXAMPLE_PAGES, len(features))))
+        example = validation.subset(np.arange(min(EXAMPLE_PAGES, len(validation))))
         version = tracker.log_torch_model(
             page_embedder(model),
             name="model",
             input_example=packed_inputs(example),
             pip_requirements=pip_requirements(),
-            description=describe(config.variant, metrics, passed),
+            description=describe(config.variant, metrics, passed, config.finetune_vision),
             registered_model_name=name,
         )
         tracker.log_folder(ClosureLitePredictor(model).save, PREDICTOR_ARTIFACT)

@@ -1,8 +1,14 @@
 """Training of Closure Lite on cached ``PanelFeatures``: book split, AdamW, early stopping.
 
 Deterministic given the seed on one thread (``torch.set_num_threads(1)``): shuffling, panel
-masking, views and noise all draw from generators seeded here. More threads may reorder
-floating-point sums and change the last digits.
+masking, views and noise all draw from CPU generators seeded here, also when the model runs
+on a GPU (``device``). More threads may reorder floating-point sums and change the last
+digits.
+
+With ``config.finetune_vision`` the vision features are not the cached ones: every batch
+runs its panel crops (``PanelCrops``) through the model's own EfficientNet-Lite0, which
+trains with the rest at a smaller learning rate; its batch-norm statistics stay frozen
+(batches of a few dozen crops would make them noise).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 import torch
 
 from comix_resources.closure_lite.config import ClosureLiteConfig
+from comix_resources.closure_lite.encoders import PanelCrops, pretrained_efficientnet_lite0
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.closure_lite.model import ClosureLite
 from comix_resources.closure_lite.objectives import (
@@ -79,15 +86,17 @@ def to_tensors(features: PanelFeatures) -> dict[str, torch.Tensor]:
 
 def _random_slot(mask: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One uniformly chosen real panel per page."""
-    weights = mask.float() + 1e-12 * (~mask.any(1, keepdim=True)).float()
-    return torch.multinomial(weights, 1, generator=generator).squeeze(1)
+    cpu_mask = mask.cpu()
+    weights = cpu_mask.float() + 1e-12 * (~cpu_mask.any(1, keepdim=True)).float()
+    return torch.multinomial(weights, 1, generator=generator).squeeze(1).to(mask.device)
 
 
 def _view_mask(mask: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
-    keep = mask & (torch.rand(mask.shape, generator=generator) >= rate)
+    cpu_mask = mask.cpu()
+    keep = cpu_mask & (torch.rand(cpu_mask.shape, generator=generator) >= rate)
     empty = ~keep.any(1)
-    keep[empty] = mask[empty]  # a view never loses all of its panels
-    return keep
+    keep[empty] = cpu_mask[empty]  # a view never loses all of its panels
+    return keep.to(mask.device)
 
 
 def compute_losses(
@@ -155,23 +164,50 @@ def _with_partners(
     return torch.cat([index, torch.tensor(partners, dtype=index.dtype)])
 
 
+def _set_mode(model: ClosureLite, training: bool) -> None:
+    model.train(training)
+    if model.config.finetune_vision:
+        for module in model.vision_backbone.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
+
+
+def _crop_features(
+    model: ClosureLite, crops: PanelCrops, rows: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """(B, P, Dv) vision features of pages ``rows`` of ``crops`` by the model's encoder."""
+    device = mask.device
+    vision = torch.zeros((*mask.shape, model.config.vision_dim), device=device)
+    if mask.any():
+        vision[mask] = model.encode_crops(crops.pixels(rows.tolist()).to(device))
+    return vision
+
+
 def _run_epoch(
     model: ClosureLite,
     data: dict[str, torch.Tensor],
     config: ClosureLiteConfig,
     generator: torch.Generator,
     optimizer: torch.optim.Optimizer | None,
+    crops: PanelCrops | None = None,
+    device: str = "cpu",
 ) -> dict[str, float]:
-    """One pass; trains when ``optimizer`` is given, else evaluates without gradients."""
+    """One pass; trains when ``optimizer`` is given, else evaluates without gradients.
+
+    ``crops`` (fine-tuning): page ``data["row"][i]`` of it holds the crops of page i.
+    """
     training = optimizer is not None
-    model.train(training)
+    _set_mode(model, training)
     totals = dict.fromkeys((*LOSS_NAMES, "total"), 0.0)
     n = len(data["mask"])
     with torch.set_grad_enabled(training):
         # Half a batch of pages, each with a same-book partner (the page objective's positives).
         half = max(1, config.batch_size // 2)
         for index in _batches(n, half, generator if training else None):
-            batch = {k: v[_with_partners(index, data["book"], generator)] for k, v in data.items()}
+            pages = _with_partners(index, data["book"], generator)
+            batch = {k: v[pages].to(device) for k, v in data.items()}
+            if crops is not None:
+                batch["vision"] = _crop_features(model, crops, data["row"][pages], batch["mask"])
             losses = compute_losses(model, batch, generator)
             if optimizer is not None:
                 optimizer.zero_grad()
@@ -183,42 +219,61 @@ def _run_epoch(
     return totals
 
 
+def _parameter_groups(model: ClosureLite, config: ClosureLiteConfig) -> list[dict]:
+    """AdamW groups: the reading-order geometry MLPs are small and see well-posed inputs; at
+    the shared learning rate they had not learned the order by the time the other objectives
+    began to overfit (and early stopping kicked in), so they get a larger one. A fine-tuned
+    vision encoder gets a much smaller one."""
+    rates = {
+        **dict.fromkeys(_GEOMETRY_HEADS, config.learning_rate * config.geometry_lr_scale),
+        "vision_backbone": config.learning_rate * config.finetune_lr_scale,
+    }
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        rate = rates.get(name.split(".")[0], config.learning_rate)
+        groups.setdefault(rate, []).append(parameter)
+    return [{"params": params, "lr": rate} for rate, params in groups.items()]
+
+
 def train(
     features: PanelFeatures,
     config: ClosureLiteConfig,
     variant: str | None = None,
     seed: int = 0,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    crops: PanelCrops | None = None,
+    device: str = "cpu",
 ) -> TrainResult:
     """Train one variant (``variant`` overrides ``config.variant``) on the training books of
     ``features`` and keep the weights of the epoch with the lowest validation loss.
 
     Stops after ``config.patience`` epochs without improvement. ``on_epoch(epoch, metrics)``
-    gets train_*/val_* losses and seconds per epoch (for MLflow).
+    gets train_*/val_* losses and seconds per epoch (for MLflow). ``crops`` (the same pages
+    as ``features``) is required with ``config.finetune_vision``; ``device`` runs the model
+    there (``cuda`` for fine-tuning).
     """
     if variant is not None:
         config = dataclasses.replace(config, variant=variant)
+    if config.finetune_vision and (crops is None or len(crops) != len(features)):
+        raise ValueError("finetune_vision needs the panel crops of the same pages (PanelCrops)")
     torch.manual_seed(seed)
     np.random.seed(seed)
     has_panels = np.flatnonzero(features.mask.any(1))
     features = features.subset(has_panels)
+    crops = crops.subset(has_panels) if config.finetune_vision and crops is not None else None
     train_index, val_index = split_by_book(features.book_ids, config.val_fraction, seed)
     if len(train_index) == 0 or len(val_index) == 0:
         raise ValueError("need pages of at least two books with panels to split by book")
     data = to_tensors(features)
+    data["row"] = torch.arange(len(features))
     train_data = {k: v[train_index] for k, v in data.items()}
     val_data = {k: v[val_index] for k, v in data.items()}
     model = ClosureLite(config)
-    # The reading-order geometry MLPs are small and see well-posed inputs; at the shared
-    # learning rate they had not learned the order by the time the other objectives began
-    # to overfit (and early stopping kicked in), so they get a larger one.
-    geometry = [p for n, p in model.named_parameters() if n.split(".")[0] in _GEOMETRY_HEADS]
-    rest = [p for n, p in model.named_parameters() if n.split(".")[0] not in _GEOMETRY_HEADS]
+    if config.finetune_vision:
+        model.vision_backbone.load_state_dict(pretrained_efficientnet_lite0().state_dict())
+    model.to(device)
     optimizer = torch.optim.AdamW(
-        [
-            {"params": rest},
-            {"params": geometry, "lr": config.learning_rate * config.geometry_lr_scale},
-        ],
+        _parameter_groups(model, config),
         lr=config.learning_rate,
         weight_decay=config.weight_decay,
     )
@@ -227,11 +282,11 @@ def train(
     stopping = EarlyStopping(model, config.patience)
     for epoch in range(config.max_epochs):
         started = time.perf_counter()
-        train_losses = _run_epoch(model, train_data, config, generator, optimizer)
+        train_losses = _run_epoch(model, train_data, config, generator, optimizer, crops, device)
         seconds = time.perf_counter() - started
         # Same masks and views every epoch, so validation losses are comparable.
         val_losses = _run_epoch(
-            model, val_data, config, torch.Generator().manual_seed(seed + 1), None
+            model, val_data, config, torch.Generator().manual_seed(seed + 1), None, crops, device
         )
         metrics = {f"train_{k}": v for k, v in train_losses.items()}
         metrics |= {f"val_{k}": v for k, v in val_losses.items()}
@@ -242,7 +297,7 @@ def train(
         if stopping.update(epoch, val_losses["total"]):
             break
     return TrainResult(
-        state_dict=stopping.best_state,
+        state_dict={k: v.cpu() for k, v in stopping.best_state.items()},
         config=config,
         history=history,
         best_epoch=stopping.best_epoch,
@@ -252,3 +307,26 @@ def train(
         val_index=has_panels[val_index],
         stopped_early=stopping.stopped_early,
     )
+
+
+def with_model_vision(
+    model: ClosureLite,
+    features: PanelFeatures,
+    crops: PanelCrops,
+    batch_pages: int = 32,
+    device: str = "cpu",
+) -> PanelFeatures:
+    """``features`` with the vision features of ``model``'s fine-tuned encoder instead of the
+    frozen one's (``crops``: the same pages); what evaluating a fine-tuned model needs."""
+    if len(crops) != len(features):
+        raise ValueError(f"{len(crops)} pages of crops for {len(features)} pages of features")
+    mask = torch.from_numpy(features.mask).to(device)
+    parts = []
+    model.to(device).eval()
+    with torch.inference_mode():
+        for start in range(0, len(features), batch_pages):
+            rows = torch.arange(start, min(len(features), start + batch_pages))
+            parts.append(_crop_features(model, crops, rows, mask[rows]).cpu().numpy())
+    model.cpu()
+    vision = np.concatenate(parts) if parts else np.zeros_like(features.vision)
+    return dataclasses.replace(features, vision=vision.astype(np.float32))
