@@ -44,9 +44,10 @@ def _metrics_table(metrics: dict[str, float]) -> str:
     description="Closure Lite, the multimodal panel/page fusion model (384-d), one partition "
     "per variant (base, denoise, context, context-denoise): backfill all four for the "
     "ablation. Trains on the books of `training_pages` with a book-level split, fixed seed and "
-    "early stopping; logs params, per-epoch losses and validation metrics to MLflow and "
-    "registers a version of `closure-lite-<variant>`. The `champion` alias moves only when the "
-    "blocking evaluation check passes and the version beats the champion's same-book "
+    "early stopping on the held-out masked-panel and reading-order losses; logs params, "
+    "per-epoch losses and validation metrics to MLflow and registers a version of "
+    "`closure-lite-<variant>`. The `champion` alias moves only when the blocking "
+    "evaluation check passes and the version beats the champion's same-book "
     "retrieval recall@10.",
     check_specs=[
         dg.AssetCheckSpec(

@@ -218,7 +218,7 @@ class ClosureLiteResource(dg.ConfigurableResource):
         default="context-denoise", description="Variant whose champion embeds the corpus."
     )
     max_epochs: int = 60
-    patience: int = 8
+    patience: int = 15
     seed: int = 7
     threads: int = Field(default=2, description="torch CPU threads for training and embedding.")
 

@@ -245,7 +245,8 @@ def train(
     device: str = "cpu",
 ) -> TrainResult:
     """Train one variant (``variant`` overrides ``config.variant``) on the training books of
-    ``features`` and keep the weights of the epoch with the lowest validation loss.
+    ``features`` and keep the weights of the epoch with the lowest validation loss of
+    ``config.early_stopping_losses`` (``val_monitored`` in the history).
 
     Stops after ``config.patience`` epochs without improvement. ``on_epoch(epoch, metrics)``
     gets train_*/val_* losses and seconds per epoch (for MLflow). ``crops`` (the same pages
@@ -290,11 +291,14 @@ def train(
         )
         metrics = {f"train_{k}": v for k, v in train_losses.items()}
         metrics |= {f"val_{k}": v for k, v in val_losses.items()}
+        metrics["val_monitored"] = sum(
+            config.loss_weights[name] * val_losses[name] for name in config.early_stopping_losses
+        )
         metrics["seconds_per_epoch"] = seconds
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-        if stopping.update(epoch, val_losses["total"]):
+        if stopping.update(epoch, metrics["val_monitored"]):
             break
     return TrainResult(
         state_dict={k: v.cpu() for k, v in stopping.best_state.items()},

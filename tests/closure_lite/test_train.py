@@ -58,4 +58,10 @@ def test_early_stopping(features):
         features, small_config("context", max_epochs=50, patience=1, learning_rate=0.05), seed=0
     )
     assert result.stopped_early and len(result.history) < 50
-    assert result.best_val_loss == min(h["val_total"] for h in result.history)
+    assert result.best_val_loss == min(h["val_monitored"] for h in result.history)
+    # The monitored loss is the weighted masked-panel and reading-order loss (not the page's).
+    weights = result.config.loss_weights
+    for h in result.history:
+        expected = sum(weights[n] * h[f"val_{n}"] for n in result.config.early_stopping_losses)
+        assert h["val_monitored"] == pytest.approx(expected)
+    assert "page" not in result.config.early_stopping_losses
