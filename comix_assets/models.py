@@ -44,7 +44,7 @@ def _metrics_table(metrics: dict[str, float]) -> str:
     description="Closure Lite, the multimodal panel/page fusion model (384-d), one partition "
     "per variant (base, denoise, context, context-denoise): backfill all four for the "
     "ablation. Trains on the books of `training_pages` with a book-level split, fixed seed and "
-    "early stopping on the held-out masked-panel and reading-order losses; logs params, "
+    "early stopping on the held-out masked-panel loss; logs params, "
     "per-epoch losses and validation metrics to MLflow and registers a version of "
     "`closure-lite-<variant>`. The `champion` alias moves only when the blocking "
     "evaluation check passes and the version beats the champion's same-book "

@@ -59,7 +59,7 @@ def test_early_stopping(features):
     )
     assert result.stopped_early and len(result.history) < 50
     assert result.best_val_loss == min(h["val_monitored"] for h in result.history)
-    # The monitored loss is the weighted masked-panel and reading-order loss (not the page's).
+    # The monitored loss is the weighted masked-panel loss (not the page's or reading order's).
     weights = result.config.loss_weights
     for h in result.history:
         expected = sum(weights[n] * h[f"val_{n}"] for n in result.config.early_stopping_losses)
