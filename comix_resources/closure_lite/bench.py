@@ -43,7 +43,7 @@ def run_training_benchmark(
     )
     from comix_resources.closure_lite.evaluate import evaluate, passes_gate
     from comix_resources.closure_lite.inference import embed_pages
-    from comix_resources.closure_lite.train import train, with_model_vision
+    from comix_resources.closure_lite.train import train
     from comix_resources.demo import generate_demo_library
 
     torch.set_num_threads(threads)
@@ -74,12 +74,7 @@ def run_training_benchmark(
         )
         result = train(features, config, seed=seed, crops=crops, device=device)
         model = result.model()
-        validation = features.subset(result.val_index)
-        if crops is not None:
-            validation = with_model_vision(
-                model, validation, crops.subset(result.val_index), device=device
-            )
-        metrics = evaluate(model, validation, seed=seed)
+        metrics = evaluate(model, result.validation(model, features, crops, device), seed=seed)
         passed, reasons = passes_gate(metrics)
         started = time.perf_counter()
         embed_pages(model, features)

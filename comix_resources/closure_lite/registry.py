@@ -133,7 +133,7 @@ def train_and_register(
     """
     from comix_resources.closure_lite.evaluate import evaluate, passes_gate
     from comix_resources.closure_lite.inference import ClosureLitePredictor
-    from comix_resources.closure_lite.train import train, with_model_vision
+    from comix_resources.closure_lite.train import train
 
     name = model_name(config.variant)
     run_tags = {"variant": config.variant, "model": name, **(tags or {})}
@@ -149,11 +149,7 @@ def train_and_register(
             device=device,
         )
         model = result.model()
-        validation = features.subset(result.val_index)
-        if config.finetune_vision and crops is not None:
-            validation = with_model_vision(
-                model, validation, crops.subset(result.val_index), device=device
-            )
+        validation = result.validation(model, features, crops, device)
         metrics = evaluate(model, validation, seed=seed)
         passed, reasons = passes_gate(metrics)
         tracker.log_metrics({f"val_{k}": v for k, v in metrics.items()})

@@ -54,6 +54,22 @@ class TrainResult:
         model.load_state_dict(self.state_dict)
         return model.eval()
 
+    def validation(
+        self,
+        model: ClosureLite,
+        features: PanelFeatures,
+        crops: PanelCrops | None = None,
+        device: str = "cpu",
+    ) -> PanelFeatures:
+        """The validation pages of ``features`` as ``model`` (``self.model()``) reads them:
+        a fine-tuned model through its own vision encoder on ``crops``."""
+        validation = features.subset(self.val_index)
+        if self.config.finetune_vision and crops is not None:
+            validation = with_model_vision(
+                model, validation, crops.subset(self.val_index), device=device
+            )
+        return validation
+
 
 def split_by_book(
     book_ids: Sequence[str] | np.ndarray, val_fraction: float, seed: int
