@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 
 from comix_resources.closure_lite.config import MAX_PANELS, ClosureLiteConfig
 from comix_resources.closure_lite.features import PanelFeatures, page_slots
 from comix_resources.torch_models import read_model_folder, save_model_folder
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def embed_pages(model: Any, features: PanelFeatures, batch_size: int = 64) -> dict[str, np.ndarray]:

@@ -26,9 +26,15 @@ from comix_resources.closure_lite.encoders import (
     pretrained_efficientnet_lite0,
 )
 from comix_resources.closure_lite.features import PanelFeatures
+from comix_resources.closure_lite.model import ClosureLite
 from comix_resources.closure_lite.query import QueryEncoder
 from comix_resources.closure_lite.registry import load_model, train_and_register
-from comix_resources.closure_lite.train import with_model_vision
+from comix_resources.closure_lite.train import (
+    CROP_BATCH_MULTIPLE,
+    _encode_crops,
+    _set_mode,
+    with_model_vision,
+)
 from comix_resources.lake import Lake
 from comix_resources.resources import ClosureLiteResource
 from comix_resources.tracking import Tracker, sqlite_tracking_uri
@@ -66,6 +72,47 @@ def test_crops_are_the_panels_the_frozen_features_come_from(pages, frozen) -> No
     second = crops.subset([1]).pixels([0])
     first_count = int(frozen.mask[0].sum())
     torch.testing.assert_close(second, pixels[first_count : first_count + len(second)])
+
+
+def test_crops_decode_each_page_once_within_the_cache_budget(pages) -> None:
+    table, images = pages
+    opened: list[str] = []
+    load = file_image_loader(images)
+
+    def counting_loader(path: str):
+        opened.append(path)
+        return load(path)
+
+    serial = PanelCrops(table, load, workers=1).pixels(range(table.height))
+    crops = PanelCrops(table, counting_loader, workers=4)
+    torch.testing.assert_close(crops.pixels(range(table.height)), serial)
+    assert sorted(opened) == sorted(table["page_image_path"].to_list())
+    # Another epoch, through a subset too, decodes nothing: the subset shares the cache.
+    torch.testing.assert_close(crops.pixels(range(table.height)), serial)
+    crops.subset([2, 0]).pixels([0, 1])
+    assert len(opened) == table.height
+
+    # A budget of one panel's bytes keeps (at most) one page of one panel, so pages decode
+    # again; the pixels are the same.
+    one_panel = 224 * 224 * 3
+    tight = PanelCrops(table, counting_loader, workers=1, cache_bytes=one_panel)
+    opened.clear()
+    torch.testing.assert_close(tight.pixels(range(table.height)), serial)
+    torch.testing.assert_close(tight.pixels(range(table.height)), serial)
+    assert len(opened) >= 2 * table.height - 1
+
+
+def test_padding_a_crop_batch_leaves_the_real_crops_features_unchanged(pages) -> None:
+    table, images = pages
+    pixels = PanelCrops(table, file_image_loader(images)).pixels([0, 1])
+    model = ClosureLite(ClosureLiteConfig(finetune_vision=True))
+    model.vision_backbone.load_state_dict(pretrained_efficientnet_lite0().state_dict())
+    _set_mode(model, training=True)  # as in a training step: batch norm frozen
+    plain = _encode_crops(model, pixels, multiple=1)
+    padded = _encode_crops(model, pixels, multiple=CROP_BATCH_MULTIPLE)
+    assert len(pixels) % CROP_BATCH_MULTIPLE  # there was padding to add
+    assert padded.shape == plain.shape == (len(pixels), model.config.vision_dim)
+    torch.testing.assert_close(padded, plain, rtol=1e-4, atol=1e-4)
 
 
 def test_fine_tuned_encoder_trains_registers_and_embeds_with_its_own_features(
