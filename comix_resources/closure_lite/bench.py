@@ -41,7 +41,7 @@ def run_training_benchmark(
         VisionEncoder,
         encode_pages,
     )
-    from comix_resources.closure_lite.evaluate import evaluate, passes_gate
+    from comix_resources.closure_lite.evaluate import passes_gate
     from comix_resources.closure_lite.inference import embed_pages
     from comix_resources.closure_lite.train import train
     from comix_resources.demo import generate_demo_library
@@ -74,7 +74,7 @@ def run_training_benchmark(
         )
         result = train(features, config, seed=seed, crops=crops, device=device)
         model = result.model()
-        metrics = evaluate(model, result.validation(model, features, crops, device), seed=seed)
+        _, metrics = result.evaluate(model, features, crops, device, seed)
         passed, reasons = passes_gate(metrics)
         started = time.perf_counter()
         embed_pages(model, features)
@@ -93,8 +93,10 @@ def run_training_benchmark(
             f"(best {result.best_epoch}), embed {embed_rate:.0f} pages/s, "
             f"next {metrics['next_panel_accuracy']:.3f} (baseline "
             f"{metrics['next_panel_baseline']:.3f}, chance {metrics['next_panel_chance']:.3f}), "
-            f"closure {metrics['closure_accuracy']:.3f}, recall@10 "
-            f"{metrics['retrieval_recall_at_10']:.3f} (chance {metrics['retrieval_chance']:.3f}), "
+            f"closure {metrics['closure_accuracy']:.3f} (frozen encoders "
+            f"{metrics['closure_baseline']:.3f}), recall@10 "
+            f"{metrics['retrieval_recall_at_10']:.3f} (chance {metrics['retrieval_chance']:.3f}, "
+            f"frozen encoders {metrics['retrieval_baseline']:.3f}), "
             f"gate {'pass' if passed else 'FAIL: ' + '; '.join(reasons)}"
         )
     return report

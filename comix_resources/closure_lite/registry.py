@@ -110,9 +110,11 @@ def describe(variant: str, metrics: dict[str, float], passed: bool, finetuned: b
         f"head). Evaluation gate {verdict} on held-out books: next-panel "
         f"{metrics.get('next_panel_accuracy', float('nan')):.3f} (baseline "
         f"{metrics.get('next_panel_baseline', float('nan')):.3f}), closure "
-        f"{metrics.get('closure_accuracy', float('nan')):.3f} (chance 0.2), same-book recall@10 "
+        f"{metrics.get('closure_accuracy', float('nan')):.3f} (chance 0.2, frozen encoders "
+        f"{metrics.get('closure_baseline', float('nan')):.3f}), same-book recall@10 "
         f"{metrics.get('retrieval_recall_at_10', float('nan')):.3f} (chance "
-        f"{metrics.get('retrieval_chance', float('nan')):.3f})."
+        f"{metrics.get('retrieval_chance', float('nan')):.3f}, frozen encoders "
+        f"{metrics.get('retrieval_baseline', float('nan')):.3f})."
     )
 
 
@@ -131,7 +133,7 @@ def train_and_register(
     ``crops`` and ``device``: see ``train`` (fine-tuning); a fine-tuned model is evaluated on
     the features of its own vision encoder.
     """
-    from comix_resources.closure_lite.evaluate import evaluate, passes_gate
+    from comix_resources.closure_lite.evaluate import passes_gate
     from comix_resources.closure_lite.inference import ClosureLitePredictor
     from comix_resources.closure_lite.train import train
 
@@ -149,8 +151,7 @@ def train_and_register(
             device=device,
         )
         model = result.model()
-        validation = result.validation(model, features, crops, device)
-        metrics = evaluate(model, validation, seed=seed)
+        validation, metrics = result.evaluate(model, features, crops, device, seed)
         passed, reasons = passes_gate(metrics)
         tracker.log_metrics({f"val_{k}": v for k, v in metrics.items()})
         tracker.log_metrics(

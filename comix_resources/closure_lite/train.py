@@ -70,6 +70,22 @@ class TrainResult:
             )
         return validation
 
+    def evaluate(
+        self,
+        model: ClosureLite,
+        features: PanelFeatures,
+        crops: PanelCrops | None = None,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> tuple[PanelFeatures, dict[str, float]]:
+        """The validation pages as ``model`` reads them (``validation``) and its held-out
+        metrics on them, with the frozen-encoder baselines on the frozen features."""
+        from comix_resources.closure_lite.evaluate import evaluate
+
+        validation = self.validation(model, features, crops, device)
+        frozen = features.subset(self.val_index)
+        return validation, evaluate(model, validation, seed=seed, frozen_features=frozen)
+
 
 def split_by_book(
     book_ids: Sequence[str] | np.ndarray, val_fraction: float, seed: int

@@ -41,11 +41,20 @@ def grid_boxes(
     return boxes
 
 
-def synthetic_features(n_books: int = 6, pages_per_book: int = 8, seed: int = 0) -> PanelFeatures:
+def synthetic_features(
+    n_books: int = 6, pages_per_book: int = 8, seed: int = 0, nuisance: float = 0.0
+) -> PanelFeatures:
+    """``nuisance``: scale of a per-panel factor in a few directions of both modalities that
+    has nothing to do with the story (think framing or lettering style) and dominates the
+    raw features, as generic factors dominate a frozen encoder's: a trained model can learn
+    to look past it, an untrained mean of the features cannot."""
     rng = np.random.default_rng(seed)
     latent = 16
     to_vision = rng.normal(size=(latent, VISION_DIM))
     to_text = rng.normal(size=(latent, TEXT_DIM))
+    # A few directions of each modality: a generic factor, not a second content.
+    nuisance_to_vision = rng.normal(size=(3, VISION_DIM))
+    nuisance_to_text = rng.normal(size=(3, TEXT_DIM))
     n = n_books * pages_per_book
     vision = np.zeros((n, MAX_PANELS, VISION_DIM), np.float32)
     text = np.zeros((n, MAX_PANELS, TEXT_DIM), np.float32)
@@ -65,9 +74,14 @@ def synthetic_features(n_books: int = 6, pages_per_book: int = 8, seed: int = 0)
             comp = composition_features({"page_size": {"width": 800, "height": 1200}}, slots)
             for k, slot in enumerate(slots_of):
                 content = scene + 0.5 * rng.normal(size=latent)
-                vision[i, slot] = content @ to_vision + 0.1 * rng.normal(size=VISION_DIM)
+                panel_nuisance = nuisance * rng.normal(size=3)
+                vision[i, slot] = (
+                    content @ to_vision
+                    + panel_nuisance @ nuisance_to_vision
+                    + 0.1 * rng.normal(size=VISION_DIM)
+                )
                 if rng.random() < 0.8:  # some panels have no text
-                    text[i, slot] = content @ to_text
+                    text[i, slot] = content @ to_text + panel_nuisance @ nuisance_to_text
                 composition[i, slot] = comp[k]
                 mask[i, slot] = True
                 order[i, slot] = k
