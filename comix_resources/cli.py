@@ -101,7 +101,7 @@ def demo(
     from comix_resources.demo import generate_demo_library
     from comix_resources.headless import run_all
     from comix_resources.instance import ensure_dagster_home
-    from comix_resources.services import Services, executable
+    from comix_resources.services import Services, executable, stop_on_signals
     from comix_resources.settings import ComixSettings
     from comix_resources.tracking import sqlite_tracking_uri
 
@@ -121,6 +121,7 @@ def demo(
     settings = ComixSettings.from_env()
     dagster_home = ensure_dagster_home(settings)
     services = Services(settings.home / "logs")
+    stop_on_signals()
     try:
         settings.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
         services.start(
@@ -156,6 +157,7 @@ def demo(
                     console.print(f"  [red]{row.source}/{row.partition}: {row.error}")
         else:
             console.print("  pipeline already ran (search index present; --rerun to run it again)")
+        stop_on_signals()  # again: the headless runs may have left dagster's handlers
         services.start(
             "search", [executable("comix"), "serve", "--host", HOST, "--port", str(search_port)]
         )

@@ -74,6 +74,20 @@ class Services:
                     os.killpg(process.pid, signal.SIGKILL)
 
 
+def stop_on_signals() -> None:
+    """Make SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt here, so that the caller's
+    ``finally`` stops the servers: a process started in the background ignores SIGINT, and
+    dagster, once imported, maps SIGTERM onto SIGINT, so ``kill`` (or a supervisor, or a
+    closed terminal) otherwise left the parent running, or killed it with its servers
+    orphaned in their own sessions."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, interrupt)
+
+
 def executable(name: str) -> str:
     """A console script of this environment (beside the running Python)."""
     return str(Path(sys.executable).parent / name)
