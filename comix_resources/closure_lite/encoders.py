@@ -130,7 +130,6 @@ def pretrained_efficientnet_lite0() -> Any:
 def efficientnet_pixels(images: Sequence[Image.Image], image_size: int) -> Any:
     """(B, 3, S, S) float tensor of ``images`` with TensorFlow EfficientNet-Lite
     preprocessing: resized to S x S, (x - 127) / 128."""
-
     size = (image_size, image_size)
     return efficientnet_array_pixels(
         np.stack([np.asarray(im.convert("RGB").resize(size), dtype=np.uint8) for im in images])

@@ -159,8 +159,10 @@ def frozen_encoder_baselines(features: PanelFeatures, seed: int = 0) -> dict[str
             rest = features.mask[page].copy()
             rest[slot] = False
             prediction = _unit(panels[page, rest].mean(0))
-            scores = [float(_unit(panels[p, j]) @ prediction) for p, j in candidates]
-            hits.append(int(np.argmax(scores)) == 0)
+            scores = np.array([float(_unit(panels[p, j]) @ prediction) for p, j in candidates])
+            # Ties (panels without text have zero text vectors) are shared, as chance would.
+            best = np.flatnonzero(scores == scores.max())
+            hits.append(float(0 in best) / len(best))
         closure.append(float(np.mean(hits)) if hits else float("nan"))
     return {
         "closure_baseline": float(np.nanmax(closure)) if trials else float("nan"),
@@ -207,6 +209,9 @@ def _retrieval(embeddings: np.ndarray, book_ids: np.ndarray, k: int = RECALL_K) 
     similarity = embeddings @ embeddings.T
     np.fill_diagonal(similarity, -np.inf)
     n = len(book_ids)
+    # Ties (zero vectors: a page without text for a text baseline) are broken at random, not
+    # by position, which would favour the pages listed next to each other, a book's own.
+    tie_break = np.random.default_rng(0).permutation(n)
     recalls, chances = [], []
     for i in range(n):
         same = book_ids == book_ids[i]
@@ -214,7 +219,7 @@ def _retrieval(embeddings: np.ndarray, book_ids: np.ndarray, k: int = RECALL_K) 
         n_same = int(same.sum())
         if n_same == 0:
             continue
-        top = np.argsort(-similarity[i], kind="stable")[: min(k, n - 1)]
+        top = np.lexsort((tie_break, -similarity[i]))[: min(k, n - 1)]
         denominator = min(k, n_same)
         recalls.append(same[top].sum() / denominator)
         chances.append(min(k, n - 1) * n_same / (n - 1) / denominator)

@@ -41,6 +41,14 @@ def test_frozen_encoder_baselines_use_the_most_informative_modality(features):
         dataclasses.replace(features, vision=noise(features.vision))
     )
     assert text_only["retrieval_baseline"] > chance["retrieval_chance"] + 0.2
+    # Panels without text at all: every text score ties, which counts as chance, not as a hit.
+    silent = frozen_encoder_baselines(
+        dataclasses.replace(
+            features, vision=noise(features.vision), text=np.zeros_like(features.text)
+        )
+    )
+    assert silent["closure_baseline"] < 0.4
+    assert silent["retrieval_baseline"] < chance["retrieval_chance"] + 0.15
     blind = frozen_encoder_baselines(
         dataclasses.replace(features, vision=noise(features.vision), text=noise(features.text))
     )
