@@ -18,7 +18,9 @@ from comix_resources.search.index import (
     HNSW_CONNECTIVITY,
     HNSW_EXPANSION_ADD,
     HNSW_EXPANSION_SEARCH,
+    MIN_HNSW_RECALL,
     build_index,
+    sampled_recall,
 )
 
 
@@ -118,7 +120,13 @@ def run_index_benchmark(
             "p50_ms": float(np.percentile(times, 50)),
             "p99_ms": float(np.percentile(times, 99)),
             "recall_at_k": float(np.mean(hits) / k),
+            # What ``build_index(kind="auto")`` measures on its own to keep or drop the graph.
+            "build_check_recall": sampled_recall(hnsw, vectors, k),
         }
+    default = result["search"].get(HNSW_EXPANSION_SEARCH)
+    if default is not None:
+        keeps = default["build_check_recall"] >= MIN_HNSW_RECALL
+        result["auto_kind"] = "usearch" if keeps else "exact"
     result["load_after"] = os.getloadavg()[0]
     if verbose:
         print(format_index_report(result))
@@ -140,8 +148,10 @@ def format_index_report(result: dict[str, Any]) -> str:
     for expansion, row in result["search"].items():
         lines.append(
             f"  ef_search={expansion}: p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms "
-            f"recall@10 {row['recall_at_k']:.4f}"
+            f"recall@10 {row['recall_at_k']:.4f} (build check {row['build_check_recall']:.4f})"
         )
+    if "auto_kind" in result:
+        lines.append(f"auto: serves {result['auto_kind']} search")
     return "\n".join(lines)
 
 

@@ -217,6 +217,8 @@ def write_search_bundle(
             "dim": int(pages.shape[1]),
             "page_index_kind": page_index.kind,
             "panel_index_kind": panel_index.kind,
+            "page_index_recall_at_10": page_index.recall,
+            "panel_index_recall_at_10": panel_index.recall,
         }
         # Last, so that on object stores (no folder rename) its presence means "complete".
         (folder / MANIFEST).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))

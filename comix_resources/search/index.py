@@ -4,6 +4,13 @@ Two kinds behind one ``VectorIndex``: ``exact`` (a float32 matrix product, block
 flat; recall 1, no build) and ``usearch`` (HNSW from the usearch library, stored in float16).
 ``auto`` picks exact below ``AUTO_EXACT_MAX`` vectors: there one query costs a few milliseconds
 and there is nothing to build, while above it HNSW's sub-millisecond queries win (bench.py).
+Above it, ``auto`` also checks the graph it built: ``sampled_recall`` of a few hundred of the
+indexed vectors against exact search, and falls back to exact search when recall@10 is below
+``MIN_HNSW_RECALL``. Learned embeddings have a low intrinsic dimension and HNSW finds 99 % of
+their neighbours; vectors with no structure (isotropic noise, or a model that collapsed to
+noise) defeat any graph index (1M random 384-d vectors: recall@10 0.02), and a search page
+that answers fast but wrongly is worse than one that answers in 100 ms. The measured recall
+is kept in ``index.json``.
 
 Vectors are expected L2-normalised; scores are inner products (cosine similarity).
 ``save(dir)`` writes the index file, ``ids.parquet`` and ``index.json`` into a staging folder and
@@ -13,6 +20,7 @@ swaps it in (``Lake.staging_dir``), so a reader never loads a half-written index
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +30,11 @@ import polars as pl
 
 from comix_resources.lake import Lake
 
+logger = logging.getLogger(__name__)
 Kind = Literal["exact", "usearch", "auto"]
-# Measured (bench.py, 2 shared cores, 384-d): one exact query costs ~10-20 ms per 100K vectors
-# (124 ms p50 at 1M) with no build and recall 1; HNSW answers in ~0.3 ms but builds at ~6K
-# vectors/s. Below this, exact is simpler and fast enough for interactive search.
+# Measured (bench.py, 2 cores, 384-d): one exact query costs ~7-12 ms per 100K vectors (73 ms
+# p50, 111 ms p99 at 1M) with no build and recall 1; HNSW answers in ~0.3 ms but builds at
+# ~2-7K vectors/s. Below this, exact is simpler and fast enough for interactive search.
 AUTO_EXACT_MAX = 100_000
 BLOCK_ROWS = 65_536  # rows per matrix-product block: (queries x 65K) float32 scores stay small
 # 1M x 384 embedding-like vectors (bench.py --data lowrank) on 2 shared cores: ef_add=64 builds
@@ -33,6 +42,8 @@ BLOCK_ROWS = 65_536  # rows per matrix-product block: (queries x 65K) float32 sc
 HNSW_CONNECTIVITY = 16
 HNSW_EXPANSION_ADD = 64
 HNSW_EXPANSION_SEARCH = 128
+MIN_HNSW_RECALL = 0.9
+RECALL_SAMPLE = 200
 
 
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,12 +59,20 @@ class VectorIndex:
     """A searchable set of vectors with string ids; build with ``build_index``."""
 
     def __init__(
-        self, kind: str, ids: Sequence[str], vectors: np.ndarray | None, hnsw: Any = None
+        self,
+        kind: str,
+        ids: Sequence[str],
+        vectors: np.ndarray | None,
+        hnsw: Any = None,
+        recall: float | None = None,
     ) -> None:
         self.kind = kind
         self.ids = np.asarray(list(ids), dtype=object)
         self.vectors = vectors  # exact only: (n, dim) float32
         self.hnsw = hnsw  # usearch only: a usearch.index.Index keyed by row number
+        # recall@10 against exact search measured when it was built (``sampled_recall``);
+        # 1.0 for exact search, None when not measured.
+        self.recall = 1.0 if kind == "exact" else recall
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -126,7 +145,13 @@ class VectorIndex:
             pl.DataFrame({"id": [str(i) for i in self.ids]}).write_parquet(
                 folder / "ids.parquet", compression="zstd"
             )
-            meta = {"kind": self.kind, "count": len(self), "dim": self.dim, "metric": "ip"}
+            meta = {
+                "kind": self.kind,
+                "count": len(self),
+                "dim": self.dim,
+                "metric": "ip",
+                "recall_at_10": self.recall,
+            }
             (folder / "index.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         return directory
 
@@ -142,7 +167,34 @@ class VectorIndex:
         from usearch.index import Index
 
         path = str(folder / "index.usearch")
-        return cls("usearch", ids, None, Index.restore(path, view=view))
+        return cls("usearch", ids, None, Index.restore(path, view=view), meta.get("recall_at_10"))
+
+
+def sampled_recall(
+    index: VectorIndex,
+    vectors: np.ndarray,
+    k: int = 10,
+    sample: int = RECALL_SAMPLE,
+    seed: int = 0,
+) -> float:
+    """Recall@k of ``index`` against exact search over ``vectors`` (what it indexes), with
+    ``sample`` of the indexed vectors as queries; each query's own row is left out of both
+    answers, since any index finds a vector itself."""
+    n = len(vectors)
+    if n <= 1:
+        return 1.0
+    rows = np.random.default_rng(seed).choice(n, min(sample, n), replace=False)
+    queries = vectors[rows]
+    exact = VectorIndex("exact", range(n), vectors)
+    want = min(k + 1, n)
+    truth, _ = exact.search_rows(queries, want)
+    found, _ = index.search_rows(queries, want)
+    hits, total = 0, 0
+    for row, true_rows, found_rows in zip(rows, truth, found, strict=True):
+        expected = [r for r in true_rows if r != row][:k]
+        hits += len(set(expected) & {r for r in found_rows if r not in (row, -1)})
+        total += len(expected)
+    return hits / total if total else 1.0
 
 
 def build_index(
@@ -155,18 +207,41 @@ def build_index(
     expansion_search: int = HNSW_EXPANSION_SEARCH,
     dtype: str = "f16",
     threads: int = 0,
+    min_recall: float = MIN_HNSW_RECALL,
 ) -> VectorIndex:
     """Index ``vectors`` (n, dim), float32 and L2-normalised, under ``ids`` (row i -> ids[i]).
 
-    ``kind="auto"`` is exact up to ``AUTO_EXACT_MAX`` vectors and HNSW above. HNSW stores
-    float16 by default (half the memory of float32, no measurable recall loss on unit vectors;
-    usearch's i8 assumes components in [-1, 1] and loses most of their precision).
+    ``kind="auto"`` is exact up to ``AUTO_EXACT_MAX`` vectors and HNSW above, unless the HNSW
+    graph's ``sampled_recall`` is below ``min_recall`` (then exact). HNSW stores float16 by
+    default (half the memory of float32, no measurable recall loss on unit vectors; usearch's
+    i8 assumes components in [-1, 1] and loses most of their precision).
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(ids):
         raise ValueError(f"need (n, dim) vectors and n ids, got {vectors.shape} and {len(ids)}")
     if kind == "auto":
-        kind = "exact" if len(vectors) <= AUTO_EXACT_MAX else "usearch"
+        if len(vectors) <= AUTO_EXACT_MAX:
+            return VectorIndex("exact", ids, vectors)
+        graph = build_index(
+            vectors,
+            ids,
+            "usearch",
+            connectivity=connectivity,
+            expansion_add=expansion_add,
+            expansion_search=expansion_search,
+            dtype=dtype,
+            threads=threads,
+        )
+        graph.recall = sampled_recall(graph, vectors)
+        if graph.recall >= min_recall:
+            return graph
+        logger.warning(
+            "HNSW over %d vectors finds %.3f of the exact top 10 (below %.2f): using exact search",
+            len(vectors),
+            graph.recall,
+            min_recall,
+        )
+        return VectorIndex("exact", ids, vectors)
     if kind == "exact":
         return VectorIndex("exact", ids, vectors)
     if kind != "usearch":

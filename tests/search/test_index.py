@@ -10,6 +10,7 @@ import pytest
 from comix_resources.search import AUTO_EXACT_MAX, VectorIndex, build_index
 from comix_resources.search import index as index_module
 from comix_resources.search.bench import run_index_benchmark, unit_vectors
+from comix_resources.search.index import sampled_recall
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,27 @@ def test_auto_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert AUTO_EXACT_MAX >= 50
     monkeypatch.setattr(index_module, "AUTO_EXACT_MAX", 49)
     assert build_index(vectors, ids, kind="auto").kind == "usearch"
+
+
+def test_auto_checks_the_graph_and_falls_back_to_exact_search(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(index_module, "AUTO_EXACT_MAX", 100)
+    ids = [str(i) for i in range(3000)]
+    structured = unit_vectors(3000, 128, np.random.default_rng(0), "lowrank")
+    graph = build_index(structured, ids, kind="auto")
+    assert graph.kind == "usearch" and graph.recall >= index_module.MIN_HNSW_RECALL
+    graph.save(tmp_path / "graph")
+    assert VectorIndex.load(tmp_path / "graph").recall == graph.recall
+
+    # No structure and a sparse graph: the graph misses most neighbours, so auto answers
+    # with exact search instead.
+    noise = unit_vectors(3000, 128, np.random.default_rng(0), "random")
+    sparse = {"connectivity": 4, "expansion_add": 16, "expansion_search": 10}
+    assert sampled_recall(build_index(noise, ids, kind="usearch", **sparse), noise) < 0.5
+    fallback = build_index(noise, ids, kind="auto", **sparse)
+    assert fallback.kind == "exact" and fallback.recall == 1.0
+    assert sampled_recall(fallback, noise) == 1.0
 
 
 def test_small_and_bad_inputs() -> None:
