@@ -1,6 +1,6 @@
-import numpy as np
-
 import dataclasses
+
+import numpy as np
 
 from comix_resources.closure_lite.evaluate import (
     _retrieval,

@@ -63,6 +63,10 @@ def test_train_register_embed_index_and_map(comix_env, monkeypatch) -> None:
         assert meta["val_books"].value >= 2
         assert "/#/models/closure-lite-base/versions/1" in meta["model_version"].value
         assert meta["val_retrieval_recall_at_10"].value > meta["val_retrieval_chance"].value
+        # It knows more than its encoders did before training (the gate's baselines).
+        assert meta["val_closure_accuracy"].value >= meta["val_closure_baseline"].value
+        assert meta["val_retrieval_recall_at_10"].value >= meta["val_retrieval_baseline"].value
+        assert "frozen encoders" in meta["evaluation"].value
 
         for source, keys in partitions.items():
             job = defs.resolve_job_def(f"{source}_embeddings_job")
@@ -105,6 +109,10 @@ def test_train_register_embed_index_and_map(comix_env, monkeypatch) -> None:
     assert len(bundle.pages) == total == bundle.catalog.height
     assert len(bundle.panels) > total  # several panels a page
     assert bundle.manifest["model_version"] == 1
+    assert bundle.manifest["page_index_kind"] == "exact"  # a demo corpus is small
+    assert bundle.manifest["page_index_recall_at_10"] == 1.0
+    [index_event] = search.asset_materializations_for_node("embedding_index")
+    assert index_event.metadata["page_index"].value == "exact search"
     # A page's own vector finds itself first.
     vectors = bundle.pages.vectors
     ids, _ = bundle.pages.search(np.asarray(vectors[:5]), k=3)
