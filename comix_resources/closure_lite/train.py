@@ -54,22 +54,6 @@ class TrainResult:
         model.load_state_dict(self.state_dict)
         return model.eval()
 
-    def validation(
-        self,
-        model: ClosureLite,
-        features: PanelFeatures,
-        crops: PanelCrops | None = None,
-        device: str = "cpu",
-    ) -> PanelFeatures:
-        """The validation pages of ``features`` as ``model`` (``self.model()``) reads them:
-        a fine-tuned model through its own vision encoder on ``crops``."""
-        validation = features.subset(self.val_index)
-        if self.config.finetune_vision and crops is not None:
-            validation = with_model_vision(
-                model, validation, crops.subset(self.val_index), device=device
-            )
-        return validation
-
     def evaluate(
         self,
         model: ClosureLite,
@@ -78,12 +62,17 @@ class TrainResult:
         device: str = "cpu",
         seed: int = 0,
     ) -> tuple[PanelFeatures, dict[str, float]]:
-        """The validation pages as ``model`` reads them (``validation``) and its held-out
+        """The validation pages of ``features`` as ``model`` (``self.model()``) reads them (a
+        fine-tuned model through its own vision encoder on ``crops``) and its held-out
         metrics on them, with the frozen-encoder baselines on the frozen features."""
         from comix_resources.closure_lite.evaluate import evaluate
 
-        validation = self.validation(model, features, crops, device)
         frozen = features.subset(self.val_index)
+        validation = frozen
+        if self.config.finetune_vision and crops is not None:
+            validation = with_model_vision(
+                model, frozen, crops.subset(self.val_index), device=device
+            )
         return validation, evaluate(model, validation, seed=seed, frozen_features=frozen)
 
 
