@@ -112,7 +112,8 @@ def evaluate(
 
     metrics.update(_closure(model, data, out.fused, features, seed))
     metrics.update(_retrieval(F.normalize(out.page, dim=-1).numpy(), features.book_ids))
-    metrics.update(frozen_encoder_baselines(frozen_features or features, seed))
+    frozen = frozen_features if frozen_features is not None else features
+    metrics.update(frozen_encoder_baselines(frozen, seed))
     return metrics
 
 
