@@ -151,7 +151,7 @@ def frozen_encoder_baselines(features: PanelFeatures, seed: int = 0) -> dict[str
     weights = features.mask[..., None].astype(np.float32)
     trials = _closure_trials(features, seed)
     closure, retrieval = [], []
-    for panels in (vision, text, np.concatenate([vision, text], axis=-1)):
+    for panels in (vision, text, _unit(np.concatenate([vision, text], axis=-1))):
         pages = _unit((panels * weights).sum(1) / np.maximum(weights.sum(1), 1.0))
         retrieval.append(_retrieval(pages, features.book_ids)["retrieval_recall_at_10"])
         hits = []
@@ -160,7 +160,7 @@ def frozen_encoder_baselines(features: PanelFeatures, seed: int = 0) -> dict[str
             rest = features.mask[page].copy()
             rest[slot] = False
             prediction = _unit(panels[page, rest].mean(0))
-            scores = np.array([float(_unit(panels[p, j]) @ prediction) for p, j in candidates])
+            scores = np.array([float(panels[p, j] @ prediction) for p, j in candidates])
             # Ties (panels without text have zero text vectors) are shared, as chance would.
             best = np.flatnonzero(scores == scores.max())
             hits.append(float(0 in best) / len(best))

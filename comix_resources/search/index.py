@@ -33,7 +33,7 @@ from comix_resources.lake import Lake
 logger = logging.getLogger(__name__)
 Kind = Literal["exact", "usearch", "auto"]
 # Measured (bench.py, 2 cores, 384-d): one exact query costs ~7-12 ms per 100K vectors (73 ms
-# p50, 111 ms p99 at 1M) with no build and recall 1; HNSW answers in ~0.3 ms but builds at
+# p50, 111 ms p99 at 1M) with no build and recall 1; HNSW answers in ~0.3-0.6 ms but builds at
 # ~2-7K vectors/s. Below this, exact is simpler and fast enough for interactive search.
 AUTO_EXACT_MAX = 100_000
 BLOCK_ROWS = 65_536  # rows per matrix-product block: (queries x 65K) float32 scores stay small
