@@ -68,6 +68,14 @@ def _comix_run(home: Path, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def _first_page_written(source_root: Path) -> bool:
+    try:
+        return any(source_root.glob("*/pages/*/0001.*"))
+    except FileNotFoundError:
+        # A book's staging folder was renamed into place between listing and scanning it.
+        return False
+
+
 def test_run_killed_mid_partition_resumes_to_the_uninterrupted_result(comix_env, tmp_path) -> None:
     env = dict(os.environ)
     reference_home, crash_home = tmp_path / "reference", tmp_path / "crashed"
@@ -78,7 +86,7 @@ def test_run_killed_mid_partition_resumes_to_the_uninterrupted_result(comix_env,
     pages_root = crash_home / "lake" / "darkhorse"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and victim.poll() is None:
-        if any(pages_root.glob("*/pages/*/0001.*")):
+        if _first_page_written(pages_root):
             break
         time.sleep(0.005)
     assert victim.poll() is None, "the run finished before it could be killed"
