@@ -110,10 +110,12 @@ def evaluate(
     metrics["next_panel_baseline"] = baseline
     metrics["next_panel_beats_baseline"] = float(metrics["next_panel_accuracy"] > baseline)
 
-    metrics.update(_closure(model, data, out.fused, features, seed))
+    # One draw of closure trials for the model and its baselines: both answer the same questions.
+    trials = _closure_trials(features, seed)
+    metrics.update(_closure(model, data, out.fused, trials))
     metrics.update(_retrieval(F.normalize(out.page, dim=-1).numpy(), features.book_ids))
     frozen = frozen_features if frozen_features is not None else features
-    metrics.update(frozen_encoder_baselines(frozen, seed))
+    metrics.update(frozen_encoder_baselines(frozen, seed, trials))
     return metrics
 
 
@@ -145,11 +147,15 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
 
-def frozen_encoder_baselines(features: PanelFeatures, seed: int = 0) -> dict[str, float]:
-    """``closure_baseline`` and ``retrieval_baseline`` (see the module docstring)."""
+def frozen_encoder_baselines(
+    features: PanelFeatures, seed: int = 0, trials: list[list[tuple[int, int]]] | None = None
+) -> dict[str, float]:
+    """``closure_baseline`` and ``retrieval_baseline`` (see the module docstring); closure on
+    ``trials`` (default: drawn with ``seed``)."""
     vision, text = _unit(features.vision), _unit(features.text)
     weights = features.mask[..., None].astype(np.float32)
-    trials = _closure_trials(features, seed)
+    if trials is None:
+        trials = _closure_trials(features, seed)
     closure, retrieval = [], []
     for panels in (vision, text, _unit(np.concatenate([vision, text], axis=-1))):
         pages = _unit((panels * weights).sum(1) / np.maximum(weights.sum(1), 1.0))
@@ -172,12 +178,11 @@ def frozen_encoder_baselines(features: PanelFeatures, seed: int = 0) -> dict[str
 
 
 def _closure(
-    model: Any, data: dict, fused: Any, features: PanelFeatures, seed: int
+    model: Any, data: dict, fused: Any, candidates: list[list[tuple[int, int]]]
 ) -> dict[str, float]:
     import torch
     from torch.nn import functional as F
 
-    candidates = _closure_trials(features, seed)
     pages = [row[0][0] for row in candidates]
     slots = [row[0][1] for row in candidates]
     if not pages:
