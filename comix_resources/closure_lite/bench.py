@@ -79,7 +79,7 @@ def run_training_benchmark(
         passed, reasons = passes_gate(metrics)
         started = time.perf_counter()
         # A fine-tuned model embeds through its own vision encoder: crops in, not cached features.
-        if finetune_vision and crops is not None:
+        if crops is not None:
             embed_pages(model, with_model_vision(model, features, crops, device=device))
         else:
             embed_pages(model, features)
