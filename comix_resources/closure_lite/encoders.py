@@ -376,10 +376,10 @@ class PanelCrops:
                 pages = list(pool.map(self._page_crops, rows))
         else:
             pages = [self._page_crops(row) for row in rows]
-        crops = np.concatenate(pages) if pages else np.zeros((0, 0, 0, 3), np.uint8)
-        if not len(crops):
+        crops = [page for page in pages if len(page)]
+        if not crops:
             return torch.zeros((0, 3, self.image_size, self.image_size))
-        return efficientnet_array_pixels(crops)
+        return efficientnet_array_pixels(np.concatenate(crops))
 
 
 def encode_pages(
