@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 from typer.testing import CliRunner
 
-from comix_resources.cli import app
+from comix_assets.cli import app
 from comix_resources.lake import Lake
 
 runner = CliRunner()

@@ -4,8 +4,9 @@ Modules, each importing torch or transformers only when used:
 ``config`` (settings, variants), ``features`` (panel geometry, ``PanelFeatures``),
 ``efficientnet_lite`` and ``encoders`` (frozen vision/text encoders, ``FeatureCache``,
 ``encode_pages``), ``model`` (``ClosureLite``), ``objectives`` (losses), ``train``,
-``evaluate`` (metrics and gate), ``inference`` (``embed_pages``, ``ClosureLitePredictor``),
-``demo_table`` (a ``training_pages`` table from the demo library) and ``bench``.
+``evaluate`` (metrics and gate) and ``inference`` (``embed_pages``, ``ClosureLitePredictor``).
+A ``training_pages`` table from the demo library: ``comix_resources.demo.training_table``; the
+benchmark: ``comix_resources.benchmarks.closure_lite``.
 """
 
 from comix_resources.closure_lite.config import MAX_PANELS, VARIANTS, ClosureLiteConfig

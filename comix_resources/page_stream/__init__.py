@@ -26,16 +26,14 @@ API (what an asset needs):
   encoded, with ``labels``; split by ``group``/book, early stopping; ``result.model()``,
   ``result.history`` for MLflow, ``result.config``); ``split_books(books, fraction, seed)``.
 - Labels. ``read_cosmo_splits(path) -> {book_id: labels}`` and ``write_cosmo_splits(books,
-  path)`` (CoSMo's split-file format, documented in ``labels``); ``demo_page_rows(library)``
-  (rows with labels from a demo library's ``.truth.json``; set ``row["label"]`` yourself from
-  a CoSMo file). Unknown labels are None.
+  path)`` (CoSMo's split-file format, documented in ``labels``). Unknown labels are None.
+  Labelled rows straight from a demo library: ``comix_resources.demo.page_stream_rows``.
 - Metrics. ``evaluate_books([(true_labels, predicted_labels), ...]) -> dict`` with accuracy,
   macro_f1, per_class, pq, sq, rq, mndd, mndd_normalised (defined in ``metrics``).
-- Benchmark: ``python -m comix_resources.page_stream.bench WORK_DIR``.
+- Benchmark: ``python -m comix_resources.benchmarks.page_stream WORK_DIR``.
 """
 
 from comix_resources.page_stream.config import PageStreamConfig
-from comix_resources.page_stream.demo import demo_page_rows
 from comix_resources.page_stream.features import (
     SCALAR_FEATURES,
     BookFeatures,
@@ -68,7 +66,6 @@ __all__ = [
     "RulePredictor",
     "Segment",
     "book_features",
-    "demo_page_rows",
     "encode_books",
     "evaluate_books",
     "page_rows",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comix_resources.closure_lite.bench import run_training_benchmark
+from comix_resources.benchmarks.closure_lite import run_training_benchmark
 from comix_resources.closure_lite.evaluate import passes_gate
 
 pytestmark = pytest.mark.slow

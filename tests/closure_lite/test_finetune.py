@@ -17,7 +17,6 @@ import pytest
 import torch
 
 from comix_resources.closure_lite.config import ClosureLiteConfig
-from comix_resources.closure_lite.demo_table import demo_training_pages, file_image_loader
 from comix_resources.closure_lite.encoders import (
     PanelCrops,
     TextEncoder,
@@ -35,6 +34,7 @@ from comix_resources.closure_lite.train import (
     _set_mode,
     with_model_vision,
 )
+from comix_resources.demo.training_table import demo_training_pages, file_image_loader
 from comix_resources.lake import Lake
 from comix_resources.resources import ClosureLiteResource
 from comix_resources.tracking import Tracker, sqlite_tracking_uri

@@ -53,7 +53,7 @@ def _comix_run(home: Path, env: dict[str, str]) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "comix_resources.cli",
+            "comix_assets.cli",
             "run",
             "--source",
             "darkhorse",

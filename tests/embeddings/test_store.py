@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 import zarr
 
+from comix_resources.benchmarks.embeddings import run_store_benchmark, synthetic_partition
 from comix_resources.embeddings import (
     ENCODINGS,
     dequantize,
@@ -20,7 +21,6 @@ from comix_resources.embeddings import (
     write_partition,
 )
 from comix_resources.embeddings import store as store_module
-from comix_resources.embeddings.bench import run_store_benchmark, synthetic_partition
 
 PAGES = 40
 

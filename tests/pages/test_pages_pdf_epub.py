@@ -157,7 +157,7 @@ def test_text_epub_has_no_page_images(tmp_path: Path) -> None:
 
 
 def test_benchmark_runs_and_pdf_pages_stay_byte_identical(tmp_path: Path) -> None:
-    from comix_resources.pages.bench import run_extract_benchmark
+    from comix_resources.benchmarks.extract import run_extract_benchmark
 
     rows = {row["case"]: row for row in run_extract_benchmark(tmp_path, pages=2)}
 

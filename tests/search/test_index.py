@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from comix_resources.benchmarks.search_index import run_index_benchmark, unit_vectors
 from comix_resources.search import AUTO_EXACT_MAX, VectorIndex, build_index
 from comix_resources.search import index as index_module
-from comix_resources.search.bench import run_index_benchmark, unit_vectors
 from comix_resources.search.index import sampled_recall
 
 

@@ -45,7 +45,7 @@ def server(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         [
             sys.executable,
             "-m",
-            "comix_resources.cli",
+            "comix_assets.cli",
             "serve",
             "--port",
             str(port),

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from comix_resources.search.bench import unit_vectors
+from comix_resources.benchmarks.search_index import unit_vectors
 from comix_resources.search.bundle import SearchBundle, write_search_bundle
 from comix_resources.webapp.engine import Filters, SearchEngine, parse_terms
 from tests.search.test_bundle import FakePredictor

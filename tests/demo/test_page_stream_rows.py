@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comix_resources.page_stream.demo import bytes_image_loader, demo_page_rows
+from comix_resources.demo.page_stream_rows import bytes_image_loader, demo_page_rows
 from comix_resources.page_stream.features import book_features
 from comix_resources.page_stream.inference import page_types_table, predict_books
 from comix_resources.page_stream.metrics import evaluate_books

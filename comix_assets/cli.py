@@ -60,7 +60,7 @@ def run(
 
     Runs are recorded in the $COMIX_HOME instance, so they show in the Dagster UI.
     """
-    from comix_resources.headless import run_all
+    from comix_assets.headless import run_all
 
     summary = run_all(sources=source, select=select, console=console)
     table = Table(title="comix run")
@@ -98,8 +98,8 @@ def demo(
     """The whole demo: generate the demo library under $COMIX_HOME, start the MLflow UI, run
     the main pipeline (collections, the four Closure Lite variants, embeddings, index and map),
     then start the search page and the Dagster UI with sensors running. Ctrl-C stops it all."""
+    from comix_assets.headless import run_all
     from comix_resources.demo import generate_demo_library
-    from comix_resources.headless import run_all
     from comix_resources.instance import ensure_dagster_home
     from comix_resources.services import Services, executable, stop_on_signals
     from comix_resources.settings import ComixSettings
@@ -302,7 +302,7 @@ def bench_extract(
     """Page extraction speed: CBZ vs a bare zipfile loop, PDF embedded images vs rendering."""
     import tempfile
 
-    from comix_resources.pages.bench import run_extract_benchmark
+    from comix_resources.benchmarks.extract import run_extract_benchmark
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:

@@ -1,8 +1,8 @@
 """Index benchmark: build time, query latency p50/p99 and recall@10 of HNSW against exact search.
 
-``python -m comix_resources.search.bench [--n 1000000] [--data random|clustered]``. Exact search
-runs in the same process on the same queries; latencies are one query at a time (what a web
-page asking for "similar pages" sees).
+``python -m comix_resources.benchmarks.search_index [--n 1000000] [--data random|clustered]``.
+Exact search runs in the same process on the same queries; latencies are one query at a time
+(what a web page asking for "similar pages" sees).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def format_index_report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m comix_resources.search.bench")
+    parser = argparse.ArgumentParser(prog="python -m comix_resources.benchmarks.search_index")
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)

@@ -1,12 +1,12 @@
 """Search-page latency through the HTTP API: p50/p99 per query kind, with and without filters.
 
-``python -m comix_resources.webapp.bench [--pages 1000000] [--panels 100000] [--queries 200]``
-builds a synthetic bundle (embedding-like ``lowrank`` vectors from ``search.bench``, a catalog
-of 3 sources x 60 collections, books of 25 pages, page types, a 50-cluster map), serves it
-with uvicorn on a free local port and times one query at a time over keep-alive HTTP, as the
-page does. ``--bundle DIR --lake DIR`` times an existing bundle instead (the demo corpus).
-Building 1M pages into HNSW takes ~3 minutes on 2 cores; ``--keep DIR`` keeps the bundle and
-``--bundle`` reuses it.
+``python -m comix_resources.benchmarks.search_api [--pages 1000000] [--panels 100000] [--queries
+200]`` builds a synthetic bundle (embedding-like ``lowrank`` vectors from
+``benchmarks.search_index``, a catalog of 3 sources x 60 collections, books of 25 pages, page
+types, a 50-cluster map), serves it with uvicorn on a free local port and times one query at a
+time over keep-alive HTTP, as the page does. ``--bundle DIR --lake DIR`` times an existing
+bundle instead (the demo corpus). Building 1M pages into HNSW takes ~3 minutes on 2 cores;
+``--keep DIR`` keeps the bundle and ``--bundle`` reuses it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from comix_resources.search.bench import unit_vectors
+from comix_resources.benchmarks.search_index import unit_vectors
 from comix_resources.search.bundle import EMBEDDING_MAP_PATH, INDEX_DIR, write_search_bundle
 from comix_resources.search.index import AUTO_EXACT_MAX
 
@@ -237,7 +237,7 @@ def run_bench(
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    parser = argparse.ArgumentParser(prog="python -m comix_resources.webapp.bench")
+    parser = argparse.ArgumentParser(prog="python -m comix_resources.benchmarks.search_api")
     parser.add_argument("--pages", type=int, default=1_000_000)
     parser.add_argument("--panels", type=int, default=100_000, help="panel vectors (<= pages)")
     parser.add_argument("--queries", type=int, default=200)

@@ -1,7 +1,7 @@
 """Benchmark on demo libraries: rule-based vs trained model on held-out books, training
 seconds per epoch, and pages per second.
 
-    python -m comix_resources.page_stream.bench WORK_DIR [--seeds 7 8 9 10] [--threads 1]
+    python -m comix_resources.benchmarks.page_stream WORK_DIR [--seeds 7 8 9 10] [--threads 1]
 
 Every seed gives a library of the same 14 titles with other art and text; books are split by
 title (``group``), so no held-out title is seen in training under any seed. Two conditions:
@@ -86,8 +86,8 @@ def run_benchmark(
 
     from comix_resources.closure_lite.encoders import FeatureCache, TextEncoder, VisionEncoder
     from comix_resources.demo import generate_demo_library
+    from comix_resources.demo.page_stream_rows import bytes_image_loader, demo_page_rows
     from comix_resources.page_stream.config import PageStreamConfig
-    from comix_resources.page_stream.demo import bytes_image_loader, demo_page_rows
     from comix_resources.page_stream.features import encode_books
     from comix_resources.page_stream.inference import PageStreamPredictor
     from comix_resources.page_stream.rules import RulePredictor

@@ -1,6 +1,6 @@
 """Storage benchmark: bytes per page and recall@10 of each encoding against float32.
 
-``python -m comix_resources.embeddings.bench [--pages 10000]`` prints the figures; tests call
+``python -m comix_resources.benchmarks.embeddings [--pages 10000]`` prints the figures; tests call
 ``run_store_benchmark`` with a few hundred pages. Vectors come from a Gaussian mixture
 (clustered like real embeddings, L2-normalised, 384-d); pages carry 1-12 panels, ~5 on average,
 so most of the 12 panel slots are padding, as in the corpus.
@@ -178,7 +178,7 @@ def format_store_report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m comix_resources.embeddings.bench")
+    parser = argparse.ArgumentParser(prog="python -m comix_resources.benchmarks.embeddings")
     parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """Benchmark on the demo library: encoding, training and embedding speed, and the four
 variants' validation metrics.
 
-    python -m comix_resources.closure_lite.bench WORK_DIR [--epochs N] [--threads 2]
+    python -m comix_resources.benchmarks.closure_lite WORK_DIR [--epochs N] [--threads 2]
         [--variants base,context] [--finetune-vision] [--device cuda]
 
 ``--finetune-vision`` trains the vision encoder on panel crops too (the GPU path; on 2 CPU
@@ -34,7 +34,6 @@ def run_training_benchmark(
     variant, and print seconds per epoch, pages/s and metrics; returns the same figures."""
     import torch
 
-    from comix_resources.closure_lite.demo_table import demo_training_pages, file_image_loader
     from comix_resources.closure_lite.encoders import (
         FeatureCache,
         PanelCrops,
@@ -46,6 +45,7 @@ def run_training_benchmark(
     from comix_resources.closure_lite.inference import embed_pages
     from comix_resources.closure_lite.train import train, with_model_vision
     from comix_resources.demo import generate_demo_library
+    from comix_resources.demo.training_table import demo_training_pages, file_image_loader
 
     torch.set_num_threads(threads)
     work_dir = Path(work_dir)

@@ -1,8 +1,8 @@
 """Extraction benchmark: our reader against the bare library loops it wraps.
 
-Run: ``python -m comix_resources.pages.bench [WORKDIR] [PAGES]``. Targets: CBZ at >= 0.8x a bare
-`zipfile` loop (the safety checks and sniffing must stay cheap), scanned PDF at >= 50x a render
-loop (taking the embedded JPEG instead of rendering is the point of the PDF path).
+Run: ``python -m comix_resources.benchmarks.extract [WORKDIR] [PAGES]``. Targets: CBZ at >= 0.8x
+a bare `zipfile` loop (the safety checks and sniffing must stay cheap), scanned PDF at >= 50x a
+render loop (taking the embedded JPEG instead of rendering is the point of the PDF path).
 """
 
 from __future__ import annotations
