@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from comix_assets.checks import check_spec, suite_check_result
-from comix_assets.common import OWNERS, SOURCE_TITLES
+from comix_assets.common import OWNERS
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.dataspec import coco_to_dataspec
 from comix_resources.detection.table import detect_pages
@@ -28,6 +28,7 @@ from comix_resources.resources import (
     PageTextResource,
     PanelDetectorResource,
 )
+from comix_resources.sources.registry import source_spec
 from comix_resources.text.table import extract_page_text
 
 PREVIEW_PAGES = 4
@@ -78,7 +79,7 @@ def _overlay_preview(lake: Lake, pages: pl.DataFrame, panels: pl.DataFrame) -> s
 
 def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
     partitions = COLLECTION_PARTITIONS[source]
-    title = SOURCE_TITLES[source]
+    title = source_spec(source).title
     pages_key = dg.AssetKey([source, "pages"])
     panels_key = dg.AssetKey([source, "panels"])
     text_key = dg.AssetKey([source, "page_text"])

@@ -1,4 +1,4 @@
-"""Conventions every asset shares: owners, source descriptions, resolving a partition."""
+"""Conventions every asset shares: owners, the books content digest, resolving a partition."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from comix_resources.sources import Collection
 OWNERS = ["team:comix"]
 # Metadata key on `<source>/books`: the collection content digest it was built from.
 CONTENT_DIGEST = "content_digest"
-
-SOURCE_TITLES = {
-    "amazon": "Amazon/Comixology",
-    "darkhorse": "Dark Horse",
-    "calibre": "Calibre library (Humble Bundle, DriveThruComics)",
-}
 
 
 def resolve_collection(

@@ -2,12 +2,13 @@
 
 import dagster as dg
 
-from comix_assets.common import OWNERS, SOURCE_TITLES
+from comix_assets.common import OWNERS
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.closure_lite.inference import embed_pages, page_records
 from comix_resources.closure_lite.registry import load_embedding_model
 from comix_resources.embeddings import DEFAULT_ENCODING, partition_path, write_partition
 from comix_resources.resources import ClosureLiteResource, LakeResource, MlflowResource
+from comix_resources.sources.registry import source_spec
 
 
 def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
@@ -21,7 +22,7 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
         group_name=source,
         kinds={"pytorch", "zarr"},
         owners=OWNERS,
-        description=f"Page and panel embeddings of one {SOURCE_TITLES[source]} collection from "
+        description=f"Page and panel embeddings of one {source_spec(source).title} collection from "
         "the `champion` of `closure-lite-<variant>` (COMIX_EMBEDDING_VARIANT, default "
         "context-denoise; if that variant has no champion, the richest one that has, with a "
         "warning): a Zarr v3 group at `embeddings.zarr/<source>/<collection>/` with "

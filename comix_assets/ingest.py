@@ -5,7 +5,7 @@ import warnings
 import dagster as dg
 import polars as pl
 
-from comix_assets.common import CONTENT_DIGEST, OWNERS, SOURCE_TITLES, resolve_collection
+from comix_assets.common import CONTENT_DIGEST, OWNERS, resolve_collection
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.books import (
     STATUS_OK,
@@ -17,6 +17,7 @@ from comix_resources.discovery import content_digest
 from comix_resources.page_store import extract_collection
 from comix_resources.previews import markdown_image, markdown_table, thumbnail_grid_png
 from comix_resources.resources import ComicSourcesResource, LakeResource, PageExtractionResource
+from comix_resources.sources.registry import source_spec
 
 BOOKS_FAILURE_CHECK = "books_readable"
 PAGES_FAILURE_CHECK = "pages_decodable"
@@ -56,7 +57,7 @@ def failure_rate_result(
 
 def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
     partitions = COLLECTION_PARTITIONS[source]
-    title = SOURCE_TITLES[source]
+    title = source_spec(source).title
     books_key = dg.AssetKey([source, "books"])
     pages_key = dg.AssetKey([source, "pages"])
 

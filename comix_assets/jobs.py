@@ -11,7 +11,7 @@ import dagster as dg
 
 from comix_assets.models import VARIANT_PARTITIONS
 from comix_assets.partitions import COLLECTION_PARTITIONS
-from comix_resources.settings import SOURCES
+from comix_resources.sources.registry import SOURCES
 
 CORPUS_JOB = "corpus_job"
 CLOSURE_LITE_JOB = "closure_lite_job"

@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from comix_assets.common import OWNERS, SOURCE_TITLES
+from comix_assets.common import OWNERS
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.lake import Lake
 from comix_resources.page_stream import (
@@ -26,7 +26,7 @@ from comix_resources.page_stream.registry import (
 )
 from comix_resources.previews import markdown_table
 from comix_resources.resources import LakeResource, MlflowResource, PageStreamResource
-from comix_resources.settings import SOURCES
+from comix_resources.sources.registry import SOURCES, source_spec
 
 PAGE_STREAM_GATE = "page_stream_gate"
 INPUT_TABLES = ("books", "pages", "page_text", "page_quality")
@@ -169,7 +169,7 @@ def build_page_types_asset(source: str) -> dg.AssetsDefinition:
         group_name=source,
         kinds={"pytorch", "parquet"},
         owners=OWNERS,
-        description=f"The type of every page of a {SOURCE_TITLES[source]} collection (cover, "
+        description=f"The type of every page of a {source_spec(source).title} collection (cover, "
         "credits, first-page, story, advertisement, textstory, art, back_cover, non_comic) with "
         "its probability, and story segments per book (start page, end page, type). Uses the "
         "`champion` of the `page-stream` model when there is one, else the rule-based fallback "

@@ -30,7 +30,7 @@ from comix_resources.search.bundle import (
     write_search_bundle,
 )
 from comix_resources.search.catalog import corpus_catalog
-from comix_resources.settings import SOURCES
+from comix_resources.sources.registry import SOURCES
 
 EMBEDDINGS_DEPS = [
     dg.AssetDep([source, "embeddings"], partition_mapping=dg.AllPartitionMapping())

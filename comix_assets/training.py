@@ -7,7 +7,7 @@ from comix_assets.common import OWNERS
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.previews import markdown_table
 from comix_resources.resources import LakeResource
-from comix_resources.settings import SOURCES
+from comix_resources.sources.registry import SOURCES
 from comix_resources.training_set import TRAINING_PAGES_PATH, collect_training_pages
 
 

@@ -1,4 +1,7 @@
-"""Thin Dagster resources over the engines: they hold configuration and build the engines."""
+"""Thin Dagster resources over the engines: they hold configuration and build the engines.
+
+Defaults come from ``ComixSettings`` (each written once, there); the work is the engines'.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +13,18 @@ import polars as pl
 from pydantic import Field
 
 from comix_resources.closure_lite.config import ClosureLiteConfig
-from comix_resources.closure_lite.encoders import Encoder, PanelCrops
+from comix_resources.closure_lite.encoding import PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.detection import PanelDetector, make_detector
+from comix_resources.encoders import Encoder, EncoderSettings
 from comix_resources.fingerprints import FingerprintCache
 from comix_resources.lake import Lake
 from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.pages import ExtractionLimits
 from comix_resources.quality import QualityThresholds
 from comix_resources.settings import ComixSettings
-from comix_resources.sources import CalibreSource, ComicSource, FolderTreeSource
+from comix_resources.sources import ComicSource
+from comix_resources.sources.registry import source_spec
 from comix_resources.text import OcrEngine, OpenAIEngine, TextCache, TextCascade, TransformersEngine
 from comix_resources.tracking import Tracker, sqlite_tracking_uri
 
@@ -34,28 +39,19 @@ class LakeResource(dg.ConfigurableResource):
 
 
 class ComicSourcesResource(dg.ConfigurableResource):
-    """The three comic sources; an empty root means the source is not configured."""
+    """The comic sources by name (``sources.registry``); a missing root: not configured."""
 
-    amazon_root: str = ""
-    darkhorse_root: str = ""
-    calibre_library: str = ""
-    calibre_collection_by: str = "tag"
+    roots: dict[str, str] = Field(default_factory=dict)
+    calibre_collection_by: str = ComixSettings.calibre_collection_by
     cache_dir: str
 
     def source(self, name: str) -> ComicSource | None:
-        if name == "calibre":
-            if not self.calibre_library:
-                return None
-            return CalibreSource(Path(self.calibre_library), self.calibre_collection_by)
-        root = {"amazon": self.amazon_root, "darkhorse": self.darkhorse_root}[name]
-        return FolderTreeSource(name, Path(root)) if root else None
+        spec = source_spec(name)
+        root = self.roots.get(name, "")
+        return spec.open(Path(root), self.calibre_collection_by) if root else None
 
     def root_variable(self, name: str) -> str:
-        return {
-            "amazon": "COMIX_AMAZON_ROOT",
-            "darkhorse": "COMIX_DARKHORSE_ROOT",
-            "calibre": "COMIX_CALIBRE_LIBRARY",
-        }[name]
+        return source_spec(name).root_variable
 
     def fingerprints(self) -> FingerprintCache:
         return FingerprintCache(Path(self.cache_dir) / "fingerprints.sqlite")
@@ -63,9 +59,7 @@ class ComicSourcesResource(dg.ConfigurableResource):
     @classmethod
     def from_settings(cls, settings: ComixSettings) -> ComicSourcesResource:
         return cls(
-            amazon_root=str(settings.amazon_root or ""),
-            darkhorse_root=str(settings.darkhorse_root or ""),
-            calibre_library=str(settings.calibre_library or ""),
+            roots={name: str(root) for name, root in settings.source_roots.items() if root},
             calibre_collection_by=settings.calibre_collection_by,
             cache_dir=str(settings.cache_dir),
         )
@@ -96,7 +90,7 @@ class PageExtractionResource(dg.ConfigurableResource):
 class PanelDetectorResource(dg.ConfigurableResource):
     """Which panel detector runs, and the collections read right to left (manga)."""
 
-    detector: str = "contour"
+    detector: str = ComixSettings.detector
     checkpoint: str = ""  # fasterrcnn: a .pth state_dict such as CoMix's faster_rcnn-c100-best
     score_threshold: float = 0.5
     device: str = "cpu"
@@ -122,14 +116,14 @@ class PageTextResource(dg.ConfigurableResource):
     The API key comes from ``EnvVar`` (e.g. ``EnvVar("OPENROUTER_API_KEY")``) and is never logged.
     """
 
-    engines: list[str] = Field(default_factory=lambda: ["ocr"])
-    openai_base_url: str = "https://openrouter.ai/api/v1"
-    openai_model: str = "google/gemma-3-27b-it"
+    engines: list[str] = Field(default_factory=lambda: list(ComixSettings.text_engines))
+    openai_base_url: str = ComixSettings.vlm_base_url
+    openai_model: str = ComixSettings.vlm_model
     openai_api_key: str = ""
     openai_timeout_s: float = 120.0
     price_in_per_mtok: float = 0.0
     price_out_per_mtok: float = 0.0
-    transformers_model: str = "HuggingFaceTB/SmolVLM-256M-Instruct"
+    transformers_model: str = ComixSettings.vlm_local_model
     max_concurrency: int = 2
     cache_dir: str
 
@@ -203,22 +197,27 @@ class ClosureLiteResource(dg.ConfigurableResource):
     """
 
     text_encoder: str = Field(
-        default="", description="Hub id or local path; empty: all-MiniLM-L6-v2 from PyPI."
+        default=ComixSettings.text_encoder,
+        description="Hub id or local path; empty: all-MiniLM-L6-v2 from PyPI.",
     )
     vision_encoder: str = Field(
-        default="", description="Hub id or local path; empty: EfficientNet-Lite0 from PyPI."
+        default=ComixSettings.vision_encoder,
+        description="Hub id or local path; empty: EfficientNet-Lite0 from PyPI.",
     )
-    device: str = Field(default="cpu", description="torch device: cpu, cuda, cuda:1, mps.")
+    device: str = Field(
+        default=ComixSettings.device, description="torch device: cpu, cuda, cuda:1, mps."
+    )
     finetune_vision: bool = Field(
-        default=False,
+        default=ComixSettings.finetune_vision,
         description="Fine-tune the EfficientNet-Lite0 vision encoder on panel crops (GPU).",
     )
     cache_dir: str
     embedding_variant: str = Field(
-        default="context-denoise", description="Variant whose champion embeds the corpus."
+        default=ComixSettings.embedding_variant,
+        description="Variant whose champion embeds the corpus.",
     )
-    max_epochs: int = 60
-    patience: int = 15
+    max_epochs: int = ComixSettings.train_max_epochs
+    patience: int = ClosureLiteConfig.patience
     seed: int = 7
     threads: int = Field(default=2, description="torch CPU threads for training and embedding.")
 
@@ -235,9 +234,18 @@ class ClosureLiteResource(dg.ConfigurableResource):
             finetune_vision=self.finetune_vision,
         )
 
+    def encoders(self) -> EncoderSettings:
+        return EncoderSettings(
+            text_model=self.text_encoder,
+            vision_model=self.vision_encoder,
+            device=self.device,
+            threads=self.threads,
+            cache_path=str(Path(self.cache_dir) / "closure_lite_features.sqlite"),
+        )
+
     def crops(self, lake: Lake, table: pl.DataFrame) -> PanelCrops | None:
         """The panel crops fine-tuning trains on (None when the encoders are frozen)."""
-        from comix_resources.closure_lite.encoders import lake_image_loader
+        from comix_resources.encoders import lake_image_loader
 
         return PanelCrops(table, lake_image_loader(lake)) if self.finetune_vision else None
 
@@ -250,29 +258,9 @@ class ClosureLiteResource(dg.ConfigurableResource):
     ) -> PanelFeatures:
         """``PanelFeatures`` of DataSpec rows whose images are in ``lake``; ``vision_encoder``
         replaces the configured one (a fine-tuned champion's, ``ClosureLitePredictor``)."""
-        import torch
+        from comix_resources.closure_lite.encoding import encode_lake_pages
 
-        from comix_resources.closure_lite.encoders import (
-            FeatureCache,
-            TextEncoder,
-            VisionEncoder,
-            encode_pages,
-            lake_image_loader,
-        )
-
-        torch.set_num_threads(self.threads)
-        cache = FeatureCache(Path(self.cache_dir) / "closure_lite_features.sqlite")
-        try:
-            return encode_pages(
-                table,
-                lake_image_loader(lake),
-                TextEncoder(self.text_encoder or None, device=self.device),
-                vision_encoder or VisionEncoder(self.vision_encoder or None, device=self.device),
-                cache,
-                whole_page=whole_page,
-            )
-        finally:
-            cache.close()
+        return encode_lake_pages(lake, table, self.encoders(), whole_page, vision_encoder)
 
 
 class PageStreamResource(dg.ConfigurableResource):
@@ -281,14 +269,14 @@ class PageStreamResource(dg.ConfigurableResource):
 
     cache_dir: str
     labels_file: str = Field(
-        default="",
+        default=ComixSettings.page_type_labels,
         description="A CoSMo split file keyed by book_id (format: comix_resources.page_stream."
         "labels); `.truth.json` files beside books are read as well.",
     )
-    text_encoder: str = ""
-    vision_encoder: str = ""
-    device: str = "cpu"
-    max_epochs: int = 80
+    text_encoder: str = ComixSettings.text_encoder
+    vision_encoder: str = ComixSettings.vision_encoder
+    device: str = ComixSettings.device
+    max_epochs: int = PageStreamConfig.max_epochs
     seed: int = 7
     threads: int = 2
 
@@ -302,25 +290,13 @@ class PageStreamResource(dg.ConfigurableResource):
 
     def encode(self, lake: Lake, rows: list[dict]) -> list:
         """``BookFeatures`` with page vectors for page rows (``page_stream.page_rows``)."""
-        import torch
+        from comix_resources.page_stream import encode_lake_books
 
-        from comix_resources.closure_lite.encoders import (
-            FeatureCache,
-            TextEncoder,
-            VisionEncoder,
-            lake_image_loader,
+        settings = EncoderSettings(
+            text_model=self.text_encoder,
+            vision_model=self.vision_encoder,
+            device=self.device,
+            threads=self.threads,
+            cache_path=str(Path(self.cache_dir) / "page_stream_features.sqlite"),
         )
-        from comix_resources.page_stream import encode_books
-
-        torch.set_num_threads(self.threads)
-        cache = FeatureCache(Path(self.cache_dir) / "page_stream_features.sqlite")
-        try:
-            return encode_books(
-                rows,
-                lake_image_loader(lake),
-                VisionEncoder(self.vision_encoder or None, device=self.device),
-                TextEncoder(self.text_encoder or None, device=self.device),
-                cache,
-            )
-        finally:
-            cache.close()
+        return encode_lake_books(lake, rows, settings)

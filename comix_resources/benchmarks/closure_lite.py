@@ -34,18 +34,13 @@ def run_training_benchmark(
     variant, and print seconds per epoch, pages/s and metrics; returns the same figures."""
     import torch
 
-    from comix_resources.closure_lite.encoders import (
-        FeatureCache,
-        PanelCrops,
-        TextEncoder,
-        VisionEncoder,
-        encode_pages,
-    )
+    from comix_resources.closure_lite.encoding import PanelCrops, encode_pages
     from comix_resources.closure_lite.evaluate import passes_gate
     from comix_resources.closure_lite.inference import embed_pages
     from comix_resources.closure_lite.train import train, with_model_vision
     from comix_resources.demo import generate_demo_library
     from comix_resources.demo.training_table import demo_training_pages, file_image_loader
+    from comix_resources.encoders import FeatureCache, TextEncoder, VisionEncoder
 
     torch.set_num_threads(threads)
     work_dir = Path(work_dir)

@@ -84,9 +84,9 @@ def run_benchmark(
     the figures and returns them."""
     import torch
 
-    from comix_resources.closure_lite.encoders import FeatureCache, TextEncoder, VisionEncoder
     from comix_resources.demo import generate_demo_library
     from comix_resources.demo.page_stream_rows import bytes_image_loader, demo_page_rows
+    from comix_resources.encoders import FeatureCache, TextEncoder, VisionEncoder
     from comix_resources.page_stream.config import PageStreamConfig
     from comix_resources.page_stream.features import encode_books
     from comix_resources.page_stream.inference import PageStreamPredictor

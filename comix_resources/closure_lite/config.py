@@ -46,7 +46,7 @@ class ClosureLiteConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.05
     batch_size: int = 8
-    max_epochs: int = 40
+    max_epochs: int = 60
     # Validation losses on a few held-out books are noisy: on the demo lake the monitored
     # loss plateaued for 8 epochs (9-17) before falling by a further 20 % (to epoch 37).
     patience: int = 15

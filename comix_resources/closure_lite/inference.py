@@ -103,7 +103,7 @@ class ClosureLitePredictor:
         or another fine-tune's), or None when the model reads the frozen encoder's."""
         if not self.config.finetune_vision:
             return None
-        from comix_resources.closure_lite.encoders import VisionEncoder
+        from comix_resources.encoders import VisionEncoder
 
         backbone = self.model.vision_backbone
         digest = hashlib.sha256()

@@ -80,7 +80,7 @@ class ClosureLite(nn.Module):
         self.start_geometry = nn.Sequential(nn.Linear(_GEOMETRY, g), nn.GELU(), nn.Linear(g, 1))
         self.start_head = nn.Linear(h, 1)
         if config.finetune_vision:
-            from comix_resources.closure_lite.efficientnet_lite import EfficientNetLite0
+            from comix_resources.encoders.efficientnet_lite import EfficientNetLite0
 
             # Architecture only: training loads the pretrained weights, a saved model its own.
             self.vision_backbone = EfficientNetLite0()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from comix_resources.closure_lite.config import MAX_PANELS
-from comix_resources.closure_lite.encoders import _crop
+from comix_resources.closure_lite.encoding import crop_panel
 from comix_resources.closure_lite.features import (
     COMPOSITION_FEATURES,
     PanelSlot,
@@ -86,8 +86,8 @@ class QueryEncoder:
         cls, model_dir: Any, text_encoder: Any = None, vision_encoder: Any = None
     ) -> QueryEncoder:
         """From a ``ClosureLitePredictor.save`` folder; default encoders load offline."""
-        from comix_resources.closure_lite.encoders import TextEncoder, VisionEncoder
         from comix_resources.closure_lite.inference import ClosureLitePredictor
+        from comix_resources.encoders import TextEncoder, VisionEncoder
 
         predictor = ClosureLitePredictor.load(model_dir)
         vision = vision_encoder or predictor.vision_encoder() or VisionEncoder()
@@ -164,7 +164,7 @@ class QueryEncoder:
         }
         slots = page_slots(row, self.max_panels)
         composition = composition_features(row, slots)
-        crops = [_crop(image, slot.box, row["page_size"]) for slot in slots]
+        crops = [crop_panel(image, slot.box, row["page_size"]) for slot in slots]
         vision = np.asarray(self.vision_encoder.encode(crops), np.float32)
         text = np.zeros((len(slots), self.model.config.text_dim), np.float32)
         vector = self._run(vision, text, composition, mode)

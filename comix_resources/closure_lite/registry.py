@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from comix_resources.closure_lite.config import VARIANTS, ClosureLiteConfig
-from comix_resources.closure_lite.encoders import PanelCrops
+from comix_resources.closure_lite.encoding import PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.tracking import ModelVersionInfo, Tracker
 

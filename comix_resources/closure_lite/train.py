@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from comix_resources.closure_lite.config import ClosureLiteConfig
-from comix_resources.closure_lite.encoders import PanelCrops, pretrained_efficientnet_lite0
+from comix_resources.closure_lite.encoding import PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.closure_lite.model import ClosureLite
 from comix_resources.closure_lite.objectives import (
@@ -30,6 +30,7 @@ from comix_resources.closure_lite.objectives import (
     page_contrastive_loss,
     reading_order_loss,
 )
+from comix_resources.encoders import pretrained_efficientnet_lite0
 from comix_resources.torch_models import EarlyStopping
 
 LOSS_NAMES = ("masked_panel", "reading_order", "page")

@@ -10,9 +10,10 @@ API (what an asset needs):
   ``book_features(rows) -> list[BookFeatures]`` groups them by book with the scalar features
   (enough for the rules); ``encode_books(rows, image_loader, vision_encoder, text_encoder,
   cache=None) -> list[BookFeatures]`` adds a whole-page image vector and an OCR-text vector
-  per page, with ``closure_lite.encoders``' ``VisionEncoder``, ``TextEncoder`` and
+  per page, with ``comix_resources.encoders``' ``VisionEncoder``, ``TextEncoder`` and
   ``FeatureCache``; ``image_loader(path) -> PIL.Image`` gets pages.parquet's lake-relative
-  ``path`` (``closure_lite.encoders.lake_image_loader(lake)`` fits).
+  ``path`` (``encoders.lake_image_loader(lake)`` fits); ``encode_lake_books(lake, rows,
+  settings)`` does both for lake pages.
 - Predictors, both ``.predict(book) -> (labels, probabilities (n, C))``, ``.classes``,
   ``.name``: ``RulePredictor()`` (no training, documented in ``rules``), and
   ``PageStreamPredictor`` (``.save(dir)`` writes ``config.json`` and ``state_dict.pt``;
@@ -39,6 +40,7 @@ from comix_resources.page_stream.features import (
     BookFeatures,
     book_features,
     encode_books,
+    encode_lake_books,
     page_rows,
 )
 from comix_resources.page_stream.inference import (
@@ -67,6 +69,7 @@ __all__ = [
     "Segment",
     "book_features",
     "encode_books",
+    "encode_lake_books",
     "evaluate_books",
     "page_rows",
     "page_types_table",

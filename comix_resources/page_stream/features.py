@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from comix_resources.encoders.cache import cached_encode
 from comix_resources.ids import sha256_bytes
 from comix_resources.page_classes import normalise_page_class
 
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
     import polars as pl
     from PIL import Image
 
-    from comix_resources.closure_lite.encoders import Encoder, FeatureCache
+    from comix_resources.encoders import Encoder, EncoderSettings, FeatureCache
+    from comix_resources.lake import Lake
 
 # Raw values (counts are counts, fractions are fractions): the rules read them as they are
 # and the model squashes them with a signed log1p.
@@ -141,20 +143,6 @@ def book_features(rows: Iterable[Mapping[str, Any]]) -> list[BookFeatures]:
     return out
 
 
-def _cached(
-    encoder: Encoder, items: dict[str, Any], cache: FeatureCache | None
-) -> dict[str, np.ndarray]:
-    found = cache.get_many(encoder.id, list(items)) if cache is not None else {}
-    missing = [k for k in items if k not in found]
-    if missing:
-        vectors = encoder.encode([items[k]() if callable(items[k]) else items[k] for k in missing])
-        new = {k: np.asarray(v, np.float32) for k, v in zip(missing, vectors, strict=True)}
-        if cache is not None:
-            cache.put_many(encoder.id, new)
-        found.update(new)
-    return found
-
-
 def encode_books(
     rows: Iterable[Mapping[str, Any]],
     image_loader: Callable[[str], Image.Image],
@@ -166,7 +154,7 @@ def encode_books(
     """``BookFeatures`` with a whole-page vision vector and an OCR-text vector per page.
 
     ``image_loader(row["path"])`` returns the page image (in assets,
-    ``closure_lite.encoders.lake_image_loader(lake)``, as pages.parquet paths are
+    ``encoders``' lake image loader, as pages.parquet paths are
     lake-relative). Vision vectors are cached by the row's ``sha256`` when it has one (so a
     cached page is never read), else by a hash of the decoded pixels, both prefixed with
     ``page:`` so that a cache shared with Closure Lite's panel crops never mixes them up; text
@@ -196,8 +184,8 @@ def encode_books(
             texts = {
                 sha256_bytes(t.encode()): t for r in chunk if (t := (r.get("text") or "").strip())
             }
-            vision_vectors = _cached(vision_encoder, image_items, cache)
-            text_vectors = _cached(text_encoder, texts, cache)
+            vision_vectors = cached_encode(vision_encoder, image_items, cache)
+            text_vectors = cached_encode(text_encoder, texts, cache)
             for j, row in enumerate(chunk):
                 vision[start + j] = vision_vectors[image_keys[j]]
                 t = (row.get("text") or "").strip()
@@ -263,3 +251,15 @@ def page_rows(
             }
         )
     return rows
+
+
+def encode_lake_books(
+    lake: Lake, rows: Iterable[Mapping[str, Any]], settings: EncoderSettings
+) -> list[BookFeatures]:
+    """``encode_books`` of page rows whose images are in ``lake`` (pages.parquet paths)."""
+    from comix_resources.encoders import lake_image_loader, open_encoders
+
+    with open_encoders(settings) as encoders:
+        return encode_books(
+            rows, lake_image_loader(lake), encoders.vision, encoders.text, encoders.cache
+        )

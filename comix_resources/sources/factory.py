@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from comix_resources.settings import SOURCES, ComixSettings
-from comix_resources.sources.calibre import CalibreSource
-from comix_resources.sources.folder_tree import FolderTreeSource
+from typing import TYPE_CHECKING
+
 from comix_resources.sources.model import ComicSource
+from comix_resources.sources.registry import source_spec
+
+if TYPE_CHECKING:
+    from comix_resources.settings import ComixSettings
 
 
 def make_source(name: str, settings: ComixSettings) -> ComicSource | None:
@@ -13,11 +16,6 @@ def make_source(name: str, settings: ComixSettings) -> ComicSource | None:
 
     Raises ValueError for an unknown source name or an invalid COMIX_CALIBRE_COLLECTION_BY.
     """
-    if name not in SOURCES:
-        raise ValueError(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}")
+    spec = source_spec(name)
     root = settings.source_root(name)
-    if root is None:
-        return None
-    if name == "calibre":
-        return CalibreSource(root, settings.calibre_collection_by)
-    return FolderTreeSource(name, root)
+    return None if root is None else spec.open(root, settings.calibre_collection_by)

@@ -17,13 +17,7 @@ import pytest
 import torch
 
 from comix_resources.closure_lite.config import ClosureLiteConfig
-from comix_resources.closure_lite.encoders import (
-    PanelCrops,
-    TextEncoder,
-    VisionEncoder,
-    encode_pages,
-    pretrained_efficientnet_lite0,
-)
+from comix_resources.closure_lite.encoding import PanelCrops, encode_pages
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.closure_lite.model import ClosureLite
 from comix_resources.closure_lite.query import QueryEncoder
@@ -35,6 +29,7 @@ from comix_resources.closure_lite.train import (
     with_model_vision,
 )
 from comix_resources.demo.training_table import demo_training_pages, file_image_loader
+from comix_resources.encoders import TextEncoder, VisionEncoder, pretrained_efficientnet_lite0
 from comix_resources.lake import Lake
 from comix_resources.resources import ClosureLiteResource
 from comix_resources.tracking import Tracker, sqlite_tracking_uri

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from comix_resources.closure_lite.encoders import FeatureCache
+from comix_resources.encoders import FeatureCache
 from comix_resources.page_classes import PAGE_CLASSES
 from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.page_stream.features import BookFeatures, book_scalars, encode_books

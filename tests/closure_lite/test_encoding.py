@@ -4,8 +4,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from comix_resources.closure_lite.config import PAGE_TYPES
-from comix_resources.closure_lite.encoders import FeatureCache, encode_pages
+from comix_resources.closure_lite.encoding import encode_pages
 from comix_resources.closure_lite.features import COMPOSITION_FEATURES
+from comix_resources.encoders import FeatureCache
 
 
 class CountingEncoder:
@@ -95,7 +96,7 @@ def test_panels_beyond_twelve_are_dropped_by_order():
 @pytest.mark.slow
 def test_text_encoder_loads_offline_from_the_gt_package(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from comix_resources.closure_lite.encoders import TextEncoder
+    from comix_resources.encoders import TextEncoder
 
     encoder = TextEncoder()
     vectors = encoder.encode(["Hold on tight!", "Hold on tightly!", "Quarterly tax report"])
@@ -108,7 +109,7 @@ def test_vision_encoder_loads_offline_from_its_package(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from sklearn.datasets import load_sample_images
 
-    from comix_resources.closure_lite.encoders import VisionEncoder
+    from comix_resources.encoders import VisionEncoder
 
     encoder = VisionEncoder()
     photos = [Image.fromarray(a) for a in load_sample_images().images]
