@@ -241,20 +241,69 @@ def export_dataspec(
         list[str] | None, typer.Option("--source", "-s", help="Source(s); default all.")
     ] = None,
 ) -> None:
-    """Write every materialized DataSpec page as one JSON file in the original v0.3 layout."""
+    """Write every materialized DataSpec page as one JSON file in the original v0.3 layout,
+    with its page type where the collection has page types."""
     from comix_resources.dataspec import export_dataspec_json
     from comix_resources.lake import Lake
-    from comix_resources.settings import SOURCES, ComixSettings
+    from comix_resources.settings import ComixSettings
+    from comix_resources.sources.registry import SOURCES
+    from comix_resources.tables import DATASPEC, PAGE_TYPES, with_page_types
 
     lake = Lake(ComixSettings.from_env().lake_root)
     total = 0
     for name in source or SOURCES:
-        for path in sorted(lake.fs.glob(lake.path(name, "*", "dataspec.parquet"))):
+        for path in sorted(lake.fs.glob(DATASPEC.path(lake, name, "*"))):
             collection = str(path).rsplit("/", 2)[-2]
-            written = export_dataspec_json(lake.read_parquet(path), out_dir / name / collection)
+            table = with_page_types(
+                DATASPEC.read(lake, name, collection),
+                PAGE_TYPES.read_if_exists(lake, name, collection),
+            )
+            written = export_dataspec_json(table, out_dir / name / collection)
             console.print(f"{name}/{collection}: {len(written)} pages")
             total += len(written)
     console.print(f"{total} DataSpec v0.3 files under {out_dir}")
+
+
+@app.command()
+def settings(
+    markdown: Annotated[
+        bool, typer.Option(help="Print the README's table of variables instead.")
+    ] = False,
+) -> None:
+    """The effective settings: every COMIX_* variable, its value here and its default."""
+    from comix_resources.settings import VARIABLES, ComixSettings, settings_markdown
+
+    if markdown:
+        typer.echo(settings_markdown())
+        return
+    current = ComixSettings.from_env()
+    table = Table(title="comix settings")
+    for column in ("variable", "value", "default"):
+        table.add_column(column)
+    for variable in VARIABLES:
+        if variable.field == "source_root":
+            name = next(s for s, v in _source_variables().items() if v == variable.name)
+            value = current.source_root(name)
+        else:
+            value = getattr(current, variable.field)
+        if variable.field == "vlm_api_key_set":
+            value = "set" if value else ""
+        table.add_row(variable.name, _format_setting(value), variable.default or "unset")
+    _stdout().print(table)
+
+
+def _source_variables() -> dict[str, str]:
+    from comix_resources.sources.registry import SOURCE_SPECS
+
+    return {spec.name: spec.root_variable for spec in SOURCE_SPECS}
+
+
+def _format_setting(value: object) -> str:
+    if value is None or value == "" or value is False:
+        return "unset"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
 
 
 @bench_app.command("accuracy")

@@ -5,16 +5,19 @@ from __future__ import annotations
 import dagster as dg
 
 from comix_assets.annotation import build_annotation_assets
+from comix_assets.checks import build_source_checks
 from comix_assets.embeddings import build_embeddings_asset
-from comix_assets.ingest import build_ingest_assets
+from comix_assets.ingest import build_ingest_assets, build_source_files
 from comix_assets.jobs import (
     build_closure_lite_job,
     build_collection_job,
     build_corpus_job,
     build_embeddings_job,
+    build_page_types_job,
 )
-from comix_assets.models import closure_lite
-from comix_assets.page_stream import build_page_types_asset, page_stream
+from comix_assets.models import closure_lite, evaluation_gate
+from comix_assets.page_stream import build_page_types_asset, page_stream, page_stream_gate
+from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_assets.search import embedding_index, embedding_map
 from comix_assets.sensors import build_discovery_sensor
 from comix_assets.training import training_pages
@@ -29,7 +32,8 @@ from comix_resources.resources import (
     PageTextResource,
     PanelDetectorResource,
 )
-from comix_resources.settings import SOURCES, VLM_API_KEY_VARIABLE, ComixSettings
+from comix_resources.settings import VLM_API_KEY_VARIABLE, ComixSettings
+from comix_resources.sources.registry import SOURCES
 
 
 def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResource]:
@@ -86,12 +90,24 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
             build_embeddings_asset(source),
         ]
     ]
+    assets += [build_source_files(source) for source in SOURCES]
     assets += [training_pages, page_stream, closure_lite, embedding_index, embedding_map]
+    checks = [
+        *(
+            c
+            for source in SOURCES
+            for c in build_source_checks(source, COLLECTION_PARTITIONS[source])
+        ),
+        page_stream_gate,
+        evaluation_gate,
+    ]
     jobs = {source: build_collection_job(source) for source in SOURCES}
     return dg.Definitions(
         assets=assets,
+        asset_checks=checks,
         jobs=[
             *jobs.values(),
+            *(build_page_types_job(source) for source in SOURCES),
             *(build_embeddings_job(source) for source in SOURCES),
             build_closure_lite_job(),
             build_corpus_job(),

@@ -9,13 +9,15 @@ from comix_resources.closure_lite.registry import load_embedding_model
 from comix_resources.embeddings import DEFAULT_ENCODING, partition_path, write_partition
 from comix_resources.resources import ClosureLiteResource, LakeResource, MlflowResource
 from comix_resources.sources.registry import source_spec
+from comix_resources.tables import DATASPEC, PAGE_TYPES, with_page_types
 
 
 def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=[source, "embeddings"],
         deps=[
-            dg.AssetDep([source, "dataspec"]),
+            dg.AssetDep([source, DATASPEC.name]),
+            dg.AssetDep([source, PAGE_TYPES.name]),
             dg.AssetDep("closure_lite", partition_mapping=dg.AllPartitionMapping()),
         ],
         partitions_def=COLLECTION_PARTITIONS[source],
@@ -40,7 +42,9 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         store = lake.lake()
         key = context.partition_key
-        table = store.read_parquet(store.partition_path(source, key, "dataspec.parquet"))
+        table = with_page_types(
+            DATASPEC.read(store, source, key), PAGE_TYPES.read_if_exists(store, source, key)
+        )
         try:
             champion = load_embedding_model(mlflow.tracker(), model.embedding_variant)
         except LookupError as error:

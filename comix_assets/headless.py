@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from comix_resources.settings import SOURCES, ComixSettings
+from comix_resources.settings import ComixSettings
+from comix_resources.sources.registry import SOURCES
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, JobDefinition
@@ -90,15 +91,16 @@ def plan_steps(
     select: str | None,
     cross_source: bool,
 ) -> list[Step]:
-    """The runs of a full pass, in dependency order: collections; the page-stream model, then
-    each collection's page types and DataSpec again with it; the training set; the Closure
-    Lite variants; embeddings per collection; the search assets. Steps whose selection is
-    empty are left out."""
+    """The runs of a full pass, in dependency order, each asset once: collections; the
+    page-stream model; each collection's page types; the training set; the Closure Lite
+    variants; embeddings per collection; the search assets. Steps whose selection is empty
+    are left out."""
     from comix_assets.jobs import (
         CLOSURE_LITE_JOB,
         CORPUS_JOB,
         collection_job_name,
         embeddings_job_name,
+        page_types_job_name,
     )
     from comix_resources.closure_lite.config import VARIANTS
 
@@ -122,7 +124,7 @@ def plan_steps(
     corpus = defs.resolve_job_def(CORPUS_JOB)
     if cross_source and (keys := selected(corpus, {"page_stream"})):
         steps.append(Step("corpus", "-", "page-stream model", corpus, keys))
-        steps += per_collection(collection_job_name, {"page_types", "dataspec"})
+    steps += per_collection(page_types_job_name)
     if cross_source and (keys := selected(corpus, {"training_pages"})):
         steps.append(Step("corpus", "-", "training pages", corpus, keys))
     model_job = defs.resolve_job_def(CLOSURE_LITE_JOB)

@@ -1,68 +1,46 @@
-"""Per-source ingestion assets partitioned by collection: `<source>/books` and `<source>/pages`."""
+"""Per-source ingestion assets partitioned by collection: `<source>/books` and `<source>/pages`.
 
-import warnings
+`<source>/files` stands for the comic files themselves (an external asset: CoMix reads them,
+never writes them), so lineage starts where the user's library does.
+"""
 
 import dagster as dg
 import polars as pl
 
 from comix_assets.common import CONTENT_DIGEST, OWNERS, resolve_collection
 from comix_assets.partitions import COLLECTION_PARTITIONS
-from comix_resources.books import (
-    STATUS_OK,
-    book_paths_to_extract,
-    build_books_table,
-    failed_books,
-)
+from comix_resources.books import STATUS_OK, book_paths_to_extract, build_books_table
 from comix_resources.discovery import content_digest
 from comix_resources.page_store import extract_collection
 from comix_resources.previews import markdown_image, markdown_table, thumbnail_grid_png
 from comix_resources.resources import ComicSourcesResource, LakeResource, PageExtractionResource
 from comix_resources.sources.registry import source_spec
+from comix_resources.tables import BOOKS, PAGE_IMAGES, PAGES
 
-BOOKS_FAILURE_CHECK = "books_readable"
-PAGES_FAILURE_CHECK = "pages_decodable"
 THUMBNAILS = 12
 
-# Partitioned asset checks are a preview feature we rely on knowingly: without them a check
-# result would not say which collection it belongs to.
-warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
 
-
-def failure_rate_result(
-    name: str,
-    asset_key: dg.AssetKey,
-    failures: pl.DataFrame,
-    total: int,
-    warn_above: float,
-    noun: str,
-) -> dg.AssetCheckResult:
-    """WARN when the share of failed items exceeds ``warn_above``; lists every failure."""
-    rate = failures.height / total if total else 0.0
-    return dg.AssetCheckResult(
-        check_name=name,
-        asset_key=asset_key,
-        passed=rate <= warn_above,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{failures.height} of {total} {noun} failed ({rate:.1%}); warn above "
-        f"{warn_above:.0%}",
-        metadata={
-            "failure_rate": dg.MetadataValue.float(round(rate, 4)),
-            "failed": failures.height,
-            "total": total,
-            "threshold": dg.MetadataValue.float(warn_above),
-            "failures": dg.MetadataValue.md(markdown_table(failures, limit=50)),
-        },
+def build_source_files(source: str) -> dg.AssetSpec:
+    spec = source_spec(source)
+    return dg.AssetSpec(
+        [source, "files"],
+        partitions_def=COLLECTION_PARTITIONS[source],
+        group_name=source,
+        kinds={"folder" if spec.layout == "folder_tree" else "sqlite"},
+        owners=OWNERS,
+        description=f"The comic files of a {spec.title} collection as the owner keeps them "
+        f"({spec.collections_are}; root: `{spec.root_variable}`). Read, never written; the "
+        f"`{source}_discovery` sensor watches them.",
     )
 
 
 def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
     partitions = COLLECTION_PARTITIONS[source]
     title = source_spec(source).title
-    books_key = dg.AssetKey([source, "books"])
-    pages_key = dg.AssetKey([source, "pages"])
 
     @dg.asset(
-        key=books_key,
+        key=[source, BOOKS.name],
+        deps=[[source, "files"]],
         partitions_def=partitions,
         group_name=source,
         kinds={"python", "polars", "parquet"},
@@ -70,17 +48,7 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         description=f"Every comic file of a {title} collection: content-derived `book_id`, "
         "format, size, sha256, page count, ComicInfo/MetronInfo/CoMet/ComicBookInfo/Calibre/"
         "PDF metadata, and a `status`/`error` per file (bad files never stop the collection). "
-        f"Lake: `{source}/<collection>/books.parquet`.",
-        check_specs=[
-            dg.AssetCheckSpec(
-                BOOKS_FAILURE_CHECK,
-                asset=books_key,
-                partitions_def=partitions,
-                description="Share of comic files that cannot be read (truncated, encrypted, "
-                "unsafe, no images...), with each failing file and its reason; WARN above the "
-                "configured threshold.",
-            )
-        ],
+        f"Lake: `{BOOKS.where(source)}`.",
     )
     def books(
         context: dg.AssetExecutionContext,
@@ -92,10 +60,9 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         fingerprints = sources.fingerprints()
         table = build_books_table(source, collection, fingerprints, extraction.limits())
         store = lake.lake()
-        path = store.partition_path(source, collection.key, "books.parquet")
-        store.write_parquet(path, table)
-        failures = failed_books(table)
-        context.log.info(f"{collection.name}: {table.height} books, {failures.height} failed")
+        path = BOOKS.write(store, table, source, collection.key)
+        failed = table.filter(pl.col("status") == "error").height
+        context.log.info(f"{collection.name}: {table.height} books, {failed} failed")
         return dg.MaterializeResult(
             metadata={
                 "collection": collection.name,
@@ -103,7 +70,7 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
                 CONTENT_DIGEST: content_digest(collection, fingerprints, cached_only=True) or "",
                 "books": table.height,
                 "books_ok": table.filter(pl.col("status") == STATUS_OK).height,
-                "books_failed": failures.height,
+                "books_failed": failed,
                 "pages_listed": int(table["page_count"].fill_null(0).sum()),
                 "formats": dg.MetadataValue.json(
                     dict(table.group_by("format").len().sort("format").iter_rows())
@@ -125,76 +92,48 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
                     )
                 ),
             },
-            check_results=[
-                failure_rate_result(
-                    BOOKS_FAILURE_CHECK,
-                    books_key,
-                    failures,
-                    table.height,
-                    extraction.warn_failure_rate,
-                    "books",
-                )
-            ],
         )
 
     @dg.asset(
-        key=pages_key,
-        deps=[books_key],
+        key=[source, PAGES.name],
+        deps=[[source, BOOKS.name]],
         partitions_def=partitions,
         group_name=source,
         kinds={"python", "polars", "parquet", "image"},
         owners=OWNERS,
         description=f"Page images of every readable book of a {title} collection, copied byte "
         "for byte from archives (PDF: the embedded full-page image, else a render), in natural "
-        f"order, plus `pages.parquet`. "
-        f"Lake: `{source}/<collection>/pages/<book_id>/<index>.<ext>`. "
+        f"order, plus `{PAGES.file}`. "
+        f"Lake: `{source}/<collection>/{PAGE_IMAGES.file}/<book_id>/<index>.<ext>`. "
         "Books extracted before (same content hash) are reused, not extracted again.",
-        check_specs=[
-            dg.AssetCheckSpec(
-                PAGES_FAILURE_CHECK,
-                asset=pages_key,
-                partitions_def=partitions,
-                description="Share of pages that could not be extracted (corrupt or truncated "
-                "images, pixel bombs), with the failing pages; WARN above the threshold.",
-            )
-        ],
     )
     def pages(
         context: dg.AssetExecutionContext,
         lake: LakeResource,
         extraction: PageExtractionResource,
     ) -> dg.MaterializeResult:
-        store = lake.lake()
-        key = context.partition_key
-        books_table = store.read_parquet(store.partition_path(source, key, "books.parquet"))
+        store, key = lake.lake(), context.partition_key
+        books_table = BOOKS.read(store, source, key)
         reused: list[str] = []
         table, book_failures = extract_collection(
             store,
-            store.partition_path(source, key, "pages"),
+            PAGE_IMAGES.path(store, source, key),
             book_paths_to_extract(books_table),
             extraction.limits(),
             on_book=lambda book_id, was_reused: reused.append(book_id) if was_reused else None,
         )
-        path = store.partition_path(source, key, "pages.parquet")
-        store.write_parquet(path, table)
+        path = PAGES.write(store, table, source, key)
+        for book_id, reason in sorted(book_failures.items()):
+            context.log.warning(f"book {book_id}: no page extracted: {reason}")
         ok = table.filter(pl.col("status") == "ok")
-        failures = pl.concat(
-            [
-                table.filter(pl.col("status") != "ok").select(
-                    pl.col("page_id").alias("item"), "error"
-                ),
-                pl.DataFrame(
-                    {"item": list(book_failures), "error": list(book_failures.values())},
-                    schema={"item": pl.String, "error": pl.String},
-                ),
-            ]
-        )
         thumbnails = [store.read_bytes(store.path(p)) for p in ok["path"].head(THUMBNAILS)]
         return dg.MaterializeResult(
             metadata={
                 "pages": ok.height,
                 "books": ok["book_id"].n_unique(),
                 "books_reused": len(reused),
+                "books_failed": len(book_failures),
+                "book_failures": dg.MetadataValue.json(book_failures),
                 "spreads": int(ok["is_spread"].sum()),
                 "rendered_pdf_pages": int(ok["rendered"].sum()),
                 "bytes": int(ok["bytes"].sum()),
@@ -203,16 +142,6 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
                     markdown_image(thumbnail_grid_png(thumbnails), "first pages")
                 ),
             },
-            check_results=[
-                failure_rate_result(
-                    PAGES_FAILURE_CHECK,
-                    pages_key,
-                    failures,
-                    table.height + len(book_failures),
-                    extraction.warn_failure_rate,
-                    "pages",
-                )
-            ],
         )
 
     return [books, pages]

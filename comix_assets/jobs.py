@@ -1,16 +1,16 @@
-"""Jobs: per-source collection and embedding jobs, model training, and the cross-source jobs.
+"""Jobs: per-source collection, page-type and embedding jobs, model training, the corpus job.
 
-The stages of a full run, in order: each source's collection job (ingest and annotation),
-``training_pages``, ``closure_lite`` (a partition per variant), each source's embeddings job,
-then the search assets. ``corpus_job`` holds every unpartitioned cross-source asset.
+The stages of a full run, in order, each asset once: each source's collection job (ingest and
+annotation: nothing there needs a corpus model), the ``page_stream`` model, each source's
+page-types job, ``training_pages``, ``closure_lite`` (a partition per variant), each source's
+embeddings job, then the search assets. ``corpus_job`` holds every unpartitioned cross-source
+asset.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from comix_assets.models import VARIANT_PARTITIONS
-from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.sources.registry import SOURCES
 
 CORPUS_JOB = "corpus_job"
@@ -25,14 +25,31 @@ def embeddings_job_name(source: str) -> str:
     return f"{source}_embeddings_job"
 
 
+def page_types_job_name(source: str) -> str:
+    return f"{source}_page_types_job"
+
+
+# Per-collection assets that read a corpus-wide model, each with a job of its own.
+MODEL_READERS = ("page_types", "embeddings")
+
+
 def build_collection_job(source: str) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         name=collection_job_name(source),
         selection=dg.AssetSelection.groups(source)
-        - dg.AssetSelection.assets([source, "embeddings"]),
-        partitions_def=COLLECTION_PARTITIONS[source],
+        - dg.AssetSelection.assets(*([source, name] for name in (*MODEL_READERS, "files"))),
         description=f"Every {source} asset for one collection that needs no trained model, in "
-        "dependency order (embeddings have their own job: they wait for a champion model).",
+        "dependency order (page types and embeddings have their own jobs: they read the "
+        "corpus-wide models).",
+    )
+
+
+def build_page_types_job(source: str) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        name=page_types_job_name(source),
+        selection=dg.AssetSelection.assets([source, "page_types"]),
+        description=f"Page types of one {source} collection, from the page-stream champion "
+        "(or the rules while there is none).",
     )
 
 
@@ -40,7 +57,6 @@ def build_embeddings_job(source: str) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         name=embeddings_job_name(source),
         selection=dg.AssetSelection.assets([source, "embeddings"]),
-        partitions_def=COLLECTION_PARTITIONS[source],
         description=f"Embeds one {source} collection with the champion Closure Lite.",
     )
 
@@ -49,7 +65,6 @@ def build_closure_lite_job() -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         name=CLOSURE_LITE_JOB,
         selection=dg.AssetSelection.assets("closure_lite"),
-        partitions_def=VARIANT_PARTITIONS,
         description="Trains, evaluates and registers one Closure Lite variant; backfill all "
         "partitions for the four-variant ablation.",
     )

@@ -3,12 +3,13 @@
 import dagster as dg
 import polars as pl
 
+from comix_assets.checks import build_gate_check
 from comix_assets.common import OWNERS
 from comix_resources.closure_lite.config import VARIANTS
-from comix_resources.closure_lite.registry import CHAMPION_METRIC, model_name, train_and_register
+from comix_resources.closure_lite.registry import model_name, train_and_register, version_gate
 from comix_resources.previews import markdown_table
 from comix_resources.resources import ClosureLiteResource, LakeResource, MlflowResource
-from comix_resources.training_set import TRAINING_PAGES_PATH
+from comix_resources.tables import TRAINING_PAGES, MissingTableError
 
 VARIANT_PARTITIONS = dg.StaticPartitionsDefinition(list(VARIANTS))
 EVALUATION_GATE = "evaluation_gate"
@@ -51,20 +52,6 @@ def _metrics_table(metrics: dict[str, float]) -> str:
     "`closure-lite-<variant>`. The `champion` alias moves only when the blocking "
     "evaluation check passes and the version beats the champion's same-book "
     "retrieval recall@10.",
-    check_specs=[
-        dg.AssetCheckSpec(
-            EVALUATION_GATE,
-            asset="closure_lite",
-            blocking=True,
-            description="Held-out books: next-panel accuracy, closure accuracy and same-book "
-            "recall@10 must each beat chance by 0.05; closure accuracy and recall@10 must be "
-            "at least those of the frozen encoders without training (a masked panel guessed "
-            "as the mean of its page's other panels, a page as the mean of its panels), so the "
-            "model knows something its encoders did not; next-panel accuracy must stay within "
-            "0.15 of the geometric reading-order baseline. A failing version is registered "
-            "but never becomes champion, and the embeddings do not use it.",
-        )
-    ],
 )
 def closure_lite(
     context: dg.AssetExecutionContext,
@@ -74,10 +61,10 @@ def closure_lite(
 ) -> dg.MaterializeResult:
     variant = context.partition_key
     store = lake.lake()
-    path = store.path(*TRAINING_PAGES_PATH)
-    if not store.exists(path):
-        raise dg.Failure(f"no training pages at {store.url(path)}: materialize training_pages")
-    table = store.read_parquet(path)
+    try:
+        table = TRAINING_PAGES.read(store)
+    except MissingTableError as error:
+        raise dg.Failure(str(error)) from error
     context.log.info(f"encoding {table.height} training pages (cached encoder outputs reused)")
     features = model.encode(store, table)
 
@@ -127,20 +114,21 @@ def closure_lite(
             "train_books": outcome.train_books,
             "val_books": outcome.val_books,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=EVALUATION_GATE,
-                passed=outcome.passed_gate,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description="; ".join(outcome.gate_reasons)
-                or "beats chance and the frozen encoders, and reads order within 0.15 of the "
-                "geometric baseline",
-                metadata={
-                    "evaluation": dg.MetadataValue.md(_metrics_table(metrics)),
-                    CHAMPION_METRIC: float(metrics.get("retrieval_recall_at_10", float("nan"))),
-                    "model_version": links["model_version"],
-                    "promotion": outcome.promotion_reason,
-                },
-            )
-        ],
     )
+
+
+evaluation_gate = build_gate_check(
+    "closure_lite",
+    EVALUATION_GATE,
+    "Held-out books: next-panel accuracy, closure accuracy and same-book recall@10 must each "
+    "beat chance by 0.05; closure accuracy and recall@10 must be at least those of the frozen "
+    "encoders without training (a masked panel guessed as the mean of its page's other "
+    "panels, a page as the mean of its panels), so the model knows something its encoders "
+    "did not; next-panel accuracy must stay within 0.15 of the geometric reading-order "
+    "baseline. Read from the metrics the variant's newest version logged. A failing version "
+    "is registered but never becomes champion, and the embeddings do not use it.",
+    lambda context, mlflow: version_gate(mlflow.tracker(), context.partition_key),
+    lambda verdict: _metrics_table(verdict.metrics),
+    "beats chance and the frozen encoders, and reads order within 0.15 of the geometric baseline",
+    partitions=VARIANT_PARTITIONS,
+)

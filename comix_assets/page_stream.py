@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from comix_assets.checks import build_gate_check
 from comix_assets.common import OWNERS
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.lake import Lake
@@ -23,29 +24,30 @@ from comix_resources.page_stream.registry import (
     book_labels,
     load_champion,
     train_and_register,
+    version_gate,
 )
 from comix_resources.previews import markdown_table
 from comix_resources.resources import LakeResource, MlflowResource, PageStreamResource
 from comix_resources.sources.registry import SOURCES, source_spec
+from comix_resources.tables import BOOKS, PAGE_QUALITY, PAGE_TEXT, PAGE_TYPES, PAGES
+from comix_resources.tracking import GateVerdict
 
 PAGE_STREAM_GATE = "page_stream_gate"
-INPUT_TABLES = ("books", "pages", "page_text", "page_quality")
-
-
-def _read(lake: Lake, source: str, key: str, table: str) -> pl.DataFrame | None:
-    path = lake.partition_path(source, key, f"{table}.parquet")
-    return lake.read_parquet(path) if lake.exists(path) else None
+INPUT_TABLES = (BOOKS, PAGES, PAGE_TEXT, PAGE_QUALITY)
 
 
 def _partition_rows(
     lake: Lake, source: str, key: str, labels_file: dict | None
 ) -> list[dict] | None:
     """Page rows of one partition with labels attached; None if it is not materialized."""
-    books, pages = _read(lake, source, key, "books"), _read(lake, source, key, "pages")
+    books = BOOKS.read_if_exists(lake, source, key)
+    pages = PAGES.read_if_exists(lake, source, key)
     if books is None or pages is None:
         return None
     rows = page_rows(
-        pages, _read(lake, source, key, "page_text"), _read(lake, source, key, "page_quality")
+        pages,
+        PAGE_TEXT.read_if_exists(lake, source, key),
+        PAGE_QUALITY.read_if_exists(lake, source, key),
     )
     return attach_labels(rows, book_labels(books, labels_file))
 
@@ -68,7 +70,7 @@ def _scores_table(model: dict, rules: dict) -> str:
 @dg.asset(
     key="page_stream",
     deps=[
-        dg.AssetDep([source, table], partition_mapping=dg.AllPartitionMapping())
+        dg.AssetDep([source, table.name], partition_mapping=dg.AllPartitionMapping())
         for source in SOURCES
         for table in INPUT_TABLES
     ],
@@ -82,16 +84,6 @@ def _scores_table(model: dict, rules: dict) -> str:
     "file in COMIX_PAGE_TYPE_LABELS), split by book; the model and the rule-based fallback are "
     "scored on the same held-out books (per-class F1, macro-F1, accuracy, PQ/SQ/RQ, MnDD) and "
     "logged to MLflow; registers a version of `page-stream`.",
-    check_specs=[
-        dg.AssetCheckSpec(
-            PAGE_STREAM_GATE,
-            asset="page_stream",
-            blocking=True,
-            description="Held-out macro-F1 at least the rule-based fallback's, and accuracy "
-            "above always answering the most common class. Only then may the version become "
-            "`champion`, which `<source>/page_types` uses instead of the rules.",
-        )
-    ],
 )
 def page_stream(
     context: dg.AssetExecutionContext,
@@ -143,19 +135,6 @@ def page_stream(
             "epochs": outcome.epochs,
             "seconds_per_epoch": round(outcome.seconds_per_epoch, 3),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=PAGE_STREAM_GATE,
-                passed=outcome.passed_gate,
-                description="; ".join(outcome.gate_reasons) or "at least as good as the rules",
-                metadata={
-                    "held_out_scores": scores,
-                    "majority_accuracy": float(outcome.majority_accuracy),
-                    "model_version": version_link,
-                    "promotion": outcome.promotion_reason,
-                },
-            )
-        ],
     )
 
 
@@ -164,7 +143,7 @@ def build_page_types_asset(source: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
-        deps=[*([source, table] for table in INPUT_TABLES), "page_stream"],
+        deps=[*([source, table.name] for table in INPUT_TABLES), "page_stream"],
         partitions_def=COLLECTION_PARTITIONS[source],
         group_name=source,
         kinds={"pytorch", "parquet"},
@@ -175,7 +154,7 @@ def build_page_types_asset(source: str) -> dg.AssetsDefinition:
         "`champion` of the `page-stream` model when there is one, else the rule-based fallback "
         "(position in the book, panels, text and the non-comic verdict). Where books have "
         "labels, the metadata scores the predictions against them. "
-        f"Lake: `{source}/<collection>/page_types.parquet`.",
+        f"Lake: `{PAGE_TYPES.where(source)}`.",
     )
     def page_types(
         context: dg.AssetExecutionContext,
@@ -194,8 +173,7 @@ def build_page_types_asset(source: str) -> dg.AssetsDefinition:
             predictor, books, method = RulePredictor(), book_features(rows), "rules"
         predictions = predict_books(predictor, books)
         table = page_types_table(predictions)
-        path = store.partition_path(source, partition, "page_types.parquet")
-        store.write_parquet(path, table)
+        path = PAGE_TYPES.write(store, table, source, partition)
         segments = segments_table(predictions)
         counts = table.group_by("page_type").len().sort("len", descending=True)
         labelled = [(b.labels, p.labels) for b, p in zip(books, predictions, strict=True)]
@@ -225,3 +203,36 @@ def build_page_types_asset(source: str) -> dg.AssetsDefinition:
         )
 
     return page_types
+
+
+def _gate_report(verdict: GateVerdict) -> str:
+    metrics = verdict.metrics
+    rows = [
+        {
+            "metric": name,
+            "model": round(metrics.get(f"val_{name}", float("nan")), 4),
+            "rules": round(metrics.get(f"rules_{name}", float("nan")), 4),
+        }
+        for name in ("accuracy", "macro_f1", "pq", "sq", "rq", "mndd")
+    ]
+    rows.append(
+        {
+            "metric": "majority_accuracy",
+            "model": round(metrics.get("majority_accuracy", 0), 4),
+            "rules": None,
+        }
+    )
+    return markdown_table(pl.DataFrame(rows))
+
+
+page_stream_gate = build_gate_check(
+    "page_stream",
+    PAGE_STREAM_GATE,
+    "Held-out macro-F1 at least the rule-based fallback's, and accuracy above always "
+    "answering the most common class, from the scores the newest version's run logged. "
+    "Only then may the version become `champion`, which `<source>/page_types` uses instead "
+    "of the rules.",
+    lambda context, mlflow: version_gate(mlflow.tracker(EXPERIMENT)),
+    _gate_report,
+    "at least as good as the rules, and better than the majority class",
+)

@@ -1,7 +1,5 @@
 """Cross-source search assets: the nearest-neighbour index and the corpus map."""
 
-import json
-
 import dagster as dg
 import numpy as np
 import polars as pl
@@ -23,14 +21,18 @@ from comix_resources.embeddings import EmbeddingPartition, open_all
 from comix_resources.lake import Lake
 from comix_resources.previews import markdown_image, markdown_table
 from comix_resources.resources import ClosureLiteResource, LakeResource, MlflowResource
-from comix_resources.search.bundle import (
-    EMBEDDING_MAP_PATH,
-    INDEX_DIR,
-    MANIFEST,
-    write_search_bundle,
-)
+from comix_resources.search.bundle import MANIFEST, write_search_bundle
 from comix_resources.search.catalog import corpus_catalog
 from comix_resources.sources.registry import SOURCES
+from comix_resources.tables import (
+    ANALYSIS,
+    CLUSTERS,
+    DATASPEC,
+    EMBEDDING_MAP,
+    PAGE_QUALITY,
+    PAGES,
+    SEARCH_INDEX,
+)
 
 EMBEDDINGS_DEPS = [
     dg.AssetDep([source, "embeddings"], partition_mapping=dg.AllPartitionMapping())
@@ -92,8 +94,9 @@ def embedding_index(
         panel_ids += [f"{ids[p]}:{s}" for p, s in zip(pages.tolist(), slots.tolist(), strict=True)]
     catalog = corpus_catalog(store, [(p.source, p.collection) for p in partitions])
     model = load_model(mlflow.tracker(), lineage["variant"], int(lineage["model_version"]))
-    folder = write_search_bundle(
-        store.local_path(store.path(INDEX_DIR)),
+    index_path = SEARCH_INDEX.path(store)
+    write_search_bundle(
+        store.url(index_path),
         page_vectors=np.concatenate([p.page_embeddings for p in partitions]),
         page_ids=page_ids,
         panel_vectors=np.concatenate(panel_vectors),
@@ -102,7 +105,7 @@ def embedding_index(
         model_dir_or_predictor=model.predictor,
         manifest={**lineage, "dagster_run_id": context.run.run_id},
     )
-    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest = store.read_json(f"{index_path}/{MANIFEST}")
     return dg.MaterializeResult(
         metadata={
             "pages": len(page_ids),
@@ -112,7 +115,7 @@ def embedding_index(
             "partitions": len(partitions),
             "model": f"{lineage['model_name']} v{lineage['model_version']}",
             "model_version_link": dg.MetadataValue.url(model.model_version_url),
-            "path": dg.MetadataValue.path(str(folder)),
+            "path": dg.MetadataValue.path(store.url(index_path)),
             "serve": "comix serve",
         }
     )
@@ -131,9 +134,8 @@ def _page_kinds(lake: Lake, partitions: list[EmbeddingPartition]) -> pl.DataFram
     frames = []
     for part in partitions:
         ids = pl.DataFrame({"page_id": part.ids["page_id"], "source": part.ids["source"]})
-        path = lake.partition_path(part.source, part.collection, "page_quality.parquet")
-        if lake.exists(path):
-            quality = lake.read_parquet(path)
+        quality = PAGE_QUALITY.read_if_exists(lake, part.source, part.collection)
+        if quality is not None:
             columns = [c for c in QUALITY_COLUMNS if c in quality.columns]
             ids = ids.join(quality.select(columns), on="page_id", how="left", maintain_order="left")
         frames.append(ids)
@@ -147,9 +149,7 @@ def _vision_only(
     without text, layout or anything learned (encoder outputs come from the feature cache)."""
     vectors = []
     for part in partitions:
-        table = lake.read_parquet(
-            lake.partition_path(part.source, part.collection, "dataspec.parquet")
-        )
+        table = DATASPEC.read(lake, part.source, part.collection)
         order = {page_id: i for i, page_id in enumerate(table["page_id"].to_list())}
         table = table[[order[p] for p in part.ids["page_id"]]]
         features = model.encode(lake, table, whole_page=True)
@@ -192,8 +192,8 @@ def embedding_map(
         labels,
         highlight,
     )
-    store.write_parquet(
-        store.path(EMBEDDING_MAP_PATH),
+    EMBEDDING_MAP.write(
+        store,
         pages.select("page_id").with_columns(
             pl.Series("x", coords[:, 0]),
             pl.Series("y", coords[:, 1]),
@@ -203,16 +203,14 @@ def embedding_map(
             pl.Series("vision_cluster", vision_labels, dtype=pl.Int32),
         ),
     )
-    store.write_parquet(store.path("analysis", "clusters.parquet"), table)
-    store.write_bytes(store.path("analysis", "embedding_map.png"), plot)
-    store.write_bytes(store.path("analysis", "embedding_map_vision_only.png"), ablation)
+    store.write_parquet(CLUSTERS.path(store), table)
+    store.write_bytes(store.path(ANALYSIS.file, "embedding_map.png"), plot)
+    store.write_bytes(store.path(ANALYSIS.file, "embedding_map_vision_only.png"), ablation)
 
     images = {
         row["page_id"]: row["image_path"]
         for part in partitions
-        for row in store.read_parquet(
-            store.partition_path(part.source, part.collection, "pages.parquet")
-        )
+        for row in PAGES.read(store, part.source, part.collection)
         .select("page_id", pl.col("path").alias("image_path"))
         .iter_rows(named=True)
     }
@@ -234,6 +232,6 @@ def embedding_map(
                 markdown_table(table.drop("example_page_ids"), limit=50)
             ),
             "cluster_examples": dg.MetadataValue.md(examples),
-            "path": dg.MetadataValue.path(store.url(store.path("analysis"))),
+            "path": dg.MetadataValue.path(store.url(ANALYSIS.path(store))),
         }
     )

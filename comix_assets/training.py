@@ -8,22 +8,23 @@ from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.previews import markdown_table
 from comix_resources.resources import LakeResource
 from comix_resources.sources.registry import SOURCES
-from comix_resources.training_set import TRAINING_PAGES_PATH, collect_training_pages
+from comix_resources.tables import DATASPEC, PAGE_QUALITY, PAGE_TYPES, TRAINING_PAGES
+from comix_resources.training_set import collect_training_pages
 
 
 @dg.asset(
     key="training_pages",
     deps=[
-        dg.AssetDep([source, table], partition_mapping=dg.AllPartitionMapping())
+        dg.AssetDep([source, table.name], partition_mapping=dg.AllPartitionMapping())
         for source in SOURCES
-        for table in ("dataspec", "page_quality")
+        for table in (DATASPEC, PAGE_QUALITY, PAGE_TYPES)
     ],
     group_name="training",
     kinds={"python", "polars", "parquet"},
     owners=OWNERS,
     description="The union of aligned, comic, quality-passing pages (with at least one panel) "
-    "of every source and collection: the DataSpec rows Closure Lite trains on. Lake: "
-    "`training/pages.parquet`.",
+    "of every source and collection, with their page type: the DataSpec rows Closure Lite "
+    f"trains on. Lake: `{TRAINING_PAGES.file}`.",
 )
 def training_pages(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store = lake.lake()
@@ -33,8 +34,7 @@ def training_pages(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
         for key in context.instance.get_dynamic_partitions(COLLECTION_PARTITIONS[source].name)
     ]
     table, counts = collect_training_pages(store, partitions)
-    path = store.path(*TRAINING_PAGES_PATH)
-    store.write_parquet(path, table)
+    path = TRAINING_PAGES.write(store, table)
     per_partition = pl.DataFrame(counts)
     per_source = (
         per_partition.group_by("source").agg(pl.sum("pages"), pl.sum("kept")).sort("source")

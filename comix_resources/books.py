@@ -16,30 +16,9 @@ from comix_resources.fingerprints import FingerprintCache
 from comix_resources.ids import book_id_from_sha256, short_hash
 from comix_resources.pages import ExtractionLimits, inspect_book
 from comix_resources.sources import BookFile, Collection, read_comic_metadata
+from comix_resources.tables import BOOKS
 
-BOOKS_SCHEMA: dict[str, pl.DataType] = {
-    "book_id": pl.String(),
-    "source": pl.String(),
-    "collection": pl.String(),
-    "path": pl.String(),
-    "relative_path": pl.String(),
-    "format": pl.String(),
-    "container": pl.String(),
-    "bytes": pl.Int64(),
-    "sha256": pl.String(),
-    "page_count": pl.Int32(),
-    "title": pl.String(),
-    "series": pl.String(),
-    "issue": pl.String(),
-    "publisher": pl.String(),
-    "year": pl.Int32(),
-    "authors": pl.List(pl.String()),
-    "metadata_origin": pl.String(),
-    "calibre_id": pl.Int64(),
-    "status": pl.String(),
-    "error": pl.String(),
-}
-
+BOOKS_SCHEMA = BOOKS.schema
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 STATUS_DUPLICATE = "duplicate"

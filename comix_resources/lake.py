@@ -129,6 +129,17 @@ class Lake:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
+    def upload_folder(self, local_dir: str | os.PathLike[str], path: str, last: str) -> None:
+        """Copy a local folder's files to ``path``, the file named ``last`` after all others:
+        on an object store its presence is what tells a reader the folder is complete."""
+        if not self.contains(path):
+            raise ValueError(f"refusing to write outside the lake: {path}")
+        base = Path(local_dir)
+        files = sorted(p for p in base.rglob("*") if p.is_file())
+        closing = [p for p in files if p.relative_to(base).as_posix() == last]
+        for file in [p for p in files if p not in closing] + closing:
+            self.fs.put_file(str(file), f"{path}/{file.relative_to(base).as_posix()}")
+
     def remove_stale_temporaries(self, folder: str, older_than_s: float) -> list[str]:
         """Delete what killed writers left in ``folder`` (temporary files, staging folders)."""
         if not self.exists(folder):

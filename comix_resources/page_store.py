@@ -22,24 +22,9 @@ from comix_resources.errors import BookError
 from comix_resources.ids import page_id, sha256_bytes
 from comix_resources.lake import Lake
 from comix_resources.pages import ExtractionLimits, PageImage, iter_pages
+from comix_resources.tables import PAGES
 
-PAGES_SCHEMA: dict[str, pl.DataType] = {
-    "page_id": pl.String(),
-    "book_id": pl.String(),
-    "page_index": pl.Int32(),
-    "path": pl.String(),
-    "width": pl.Int32(),
-    "height": pl.Int32(),
-    "format": pl.String(),
-    "bytes": pl.Int64(),
-    "sha256": pl.String(),
-    "is_spread": pl.Boolean(),
-    "source_name": pl.String(),
-    "rendered": pl.Boolean(),
-    "status": pl.String(),
-    "error": pl.String(),
-}
-
+PAGES_SCHEMA = PAGES.schema
 MANIFEST = "manifest.json"
 # A landscape page at least this much wider than tall is a double-page spread.
 SPREAD_ASPECT = 1.15

@@ -105,6 +105,19 @@ def sqlite_tracking_uri(db_path: str | Path) -> str:
 
 
 @dataclass(frozen=True)
+class GateVerdict:
+    """A registered version's evaluation gate, recomputed from the metrics its run logged."""
+
+    model_name: str
+    version: int
+    passed: bool
+    reasons: list[str]
+    metrics: dict[str, float]
+    champion_version: int | None
+    model_version_url: str
+
+
+@dataclass(frozen=True)
 class ModelVersionInfo:
     name: str
     version: int
@@ -353,6 +366,24 @@ class Tracker:
             self.client.update_registered_model(model_name, description=description)
         else:
             self.client.update_model_version(model_name, str(version), description=description)
+
+    def version_metrics(self, model_name: str, version: int | str) -> dict[str, float]:
+        """The latest value of every metric of the run that logged this version."""
+        model_version = self.client.get_model_version(model_name, str(version))
+        if not model_version.run_id:
+            return {}
+        metrics = self.client.get_run(model_version.run_id).data.metrics
+        return {name: float(value) for name, value in metrics.items()}
+
+    def latest_version(self, model_name: str) -> int | None:
+        """The newest registered version of ``model_name`` (None when there is none)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            versions = self.client.search_model_versions(f"name = '{model_name}'")
+        except MlflowException:
+            return None
+        return max((int(v.version) for v in versions), default=None)
 
     def version_metric(self, model_name: str, version: int | str, metric: str) -> float | None:
         """The metric's latest value in the run that logged this version (None if absent)."""

@@ -7,18 +7,27 @@ from collections.abc import Iterable
 import polars as pl
 
 from comix_resources.lake import Lake
+from comix_resources.tables import (
+    DATASPEC,
+    PAGE_QUALITY,
+    PAGE_TYPES,
+    TRAINING_PAGES,
+    with_page_types,
+)
 
-TRAINING_PAGES_PATH = ("training", "pages.parquet")
 
-
-def select_training_pages(dataspec: pl.DataFrame, page_quality: pl.DataFrame) -> pl.DataFrame:
-    """Pages whose text-to-panel alignment is trusted, that are comics, and that have panels."""
+def select_training_pages(
+    dataspec: pl.DataFrame, page_quality: pl.DataFrame, page_types: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Pages whose text-to-panel alignment is trusted, that are comics, and that have panels,
+    with their page type (null where a collection has no page types yet)."""
     verdict = page_quality.select("page_id", "is_comic", "flags")
-    return (
+    kept = (
         dataspec.join(verdict, on="page_id", how="inner")
         .filter(pl.col("is_aligned") & pl.col("is_comic") & (pl.col("detector_panel_count") > 0))
         .drop("is_comic")
     )
+    return TRAINING_PAGES.conform(with_page_types(kept, page_types))
 
 
 def collect_training_pages(
@@ -31,9 +40,9 @@ def collect_training_pages(
     frames = []
     counts: list[dict[str, object]] = []
     for source, collection in sorted(partitions):
-        dataspec_path = lake.partition_path(source, collection, "dataspec.parquet")
-        quality_path = lake.partition_path(source, collection, "page_quality.parquet")
-        if not (lake.exists(dataspec_path) and lake.exists(quality_path)):
+        dataspec = DATASPEC.read_if_exists(lake, source, collection)
+        quality = PAGE_QUALITY.read_if_exists(lake, source, collection)
+        if dataspec is None or quality is None:
             counts.append(
                 {
                     "source": source,
@@ -44,8 +53,8 @@ def collect_training_pages(
                 }
             )
             continue
-        dataspec = lake.read_parquet(dataspec_path)
-        kept = select_training_pages(dataspec, lake.read_parquet(quality_path))
+        page_types = PAGE_TYPES.read_if_exists(lake, source, collection)
+        kept = select_training_pages(dataspec, quality, page_types)
         frames.append(kept)
         counts.append(
             {
@@ -53,10 +62,8 @@ def collect_training_pages(
                 "collection": collection,
                 "pages": dataspec.height,
                 "kept": kept.height,
-                "note": "",
+                "note": "" if page_types is not None else "no page types yet",
             }
         )
-    table = pl.concat(frames, how="vertical") if frames else pl.DataFrame()
-    if not table.is_empty():
-        table = table.sort("source", "collection", "page_id")
-    return table, counts
+    table = pl.concat(frames, how="vertical") if frames else TRAINING_PAGES.empty()
+    return table.sort("source", "collection", "page_id"), counts

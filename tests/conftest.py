@@ -39,3 +39,28 @@ def comix_env(tmp_path: Path, demo_library: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     os.environ.pop("COMIX_CALIBRE_COLLECTION_BY", None)
     return home
+
+
+@pytest.fixture(scope="session")
+def two_book_library(shared_fixtures: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder-tree source with one collection of two real books (a 5-page CBZ and a 4-page
+    PDF from comicbox's test files): small enough that a whole collection job takes seconds."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("two-books") / "amazon"
+    collection = root / "Golden Age"
+    collection.mkdir(parents=True)
+    for name in ("Captain Science #001.cbz", "test_pdf.pdf"):
+        shutil.copy(shared_fixtures / "comicbox" / name, collection / name)
+    return root
+
+
+@pytest.fixture
+def two_book_env(tmp_path: Path, two_book_library: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """COMIX_* variables with only the amazon source, on the two-book library; the home."""
+    home = tmp_path / "comix-home"
+    monkeypatch.setenv("COMIX_HOME", str(home))
+    monkeypatch.setenv("COMIX_AMAZON_ROOT", str(two_book_library))
+    for variable in ("COMIX_DARKHORSE_ROOT", "COMIX_CALIBRE_LIBRARY", "DAGSTER_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    return home

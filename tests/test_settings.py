@@ -38,3 +38,37 @@ def test_mlflow_resource_tracks_under_comix_home(tmp_path) -> None:
         tracker.log_metrics({"loss": 1.0}, step=0)
     assert (tmp_path / "mlflow.db").is_file()
     assert run_id in tracker.run_url(run_id)
+
+
+def test_readme_lists_every_variable_with_its_default() -> None:
+    from pathlib import Path
+
+    from comix_resources.settings import VARIABLES, settings_markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    begin = readme.index("<!-- settings:begin")
+    table = readme[readme.index("\n", begin) + 1 : readme.index("<!-- settings:end -->")]
+    assert table.strip() == settings_markdown()
+    assert all(f"`{variable.name}`" in table for variable in VARIABLES)
+
+
+def test_resources_default_to_the_settings_defaults() -> None:
+    """A resource built in the launchpad without a value gets the same default as an unset
+    variable: both come from the ComixSettings field."""
+    from comix_resources.resources import (
+        ClosureLiteResource,
+        PageTextResource,
+        PanelDetectorResource,
+    )
+
+    text = PageTextResource(cache_dir="cache")
+    model = ClosureLiteResource(cache_dir="cache")
+    defaults = ComixSettings()
+    assert (text.openai_base_url, text.openai_model) == (defaults.vlm_base_url, defaults.vlm_model)
+    assert text.engines == list(defaults.text_engines)
+    assert text.transformers_model == defaults.vlm_local_model
+    assert (model.max_epochs, model.embedding_variant) == (
+        defaults.train_max_epochs,
+        defaults.embedding_variant,
+    )
+    assert PanelDetectorResource().detector == defaults.detector

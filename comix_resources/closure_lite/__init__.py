@@ -10,5 +10,6 @@ benchmark: ``comix_resources.benchmarks.closure_lite``.
 """
 
 from comix_resources.closure_lite.config import MAX_PANELS, VARIANTS, ClosureLiteConfig
+from comix_resources.closure_lite.features import PanelSlot, page_slots
 
-__all__ = ["MAX_PANELS", "VARIANTS", "ClosureLiteConfig"]
+__all__ = ["MAX_PANELS", "VARIANTS", "ClosureLiteConfig", "PanelSlot", "page_slots"]

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from comix_resources.closure_lite.features import PanelFeatures
-from comix_resources.detection.order import reading_order
+from comix_resources.detection import reading_order
 
 CLOSURE_CANDIDATES = 5
 RECALL_K = 10
@@ -84,7 +84,7 @@ def evaluate(
     import torch
     from torch.nn import functional as F
 
-    from comix_resources.closure_lite.train import to_tensors
+    from comix_resources.closure_lite.tensors import to_tensors
 
     model.eval()
     data = to_tensors(features)

@@ -27,7 +27,7 @@ def embed_pages(model: Any, features: PanelFeatures, batch_size: int = 64) -> di
     import torch
 
     from comix_resources.closure_lite.model import decode_reading_order
-    from comix_resources.closure_lite.train import to_tensors
+    from comix_resources.closure_lite.tensors import to_tensors
 
     model.eval()
     data = to_tensors(features)

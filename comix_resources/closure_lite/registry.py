@@ -24,7 +24,7 @@ import numpy as np
 from comix_resources.closure_lite.config import VARIANTS, ClosureLiteConfig
 from comix_resources.closure_lite.encoding import PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
-from comix_resources.tracking import ModelVersionInfo, Tracker
+from comix_resources.tracking import GateVerdict, ModelVersionInfo, Tracker
 
 CHAMPION_ALIAS = "champion"
 # Same-book retrieval is the figure the embeddings are for (search, maps); next-panel and
@@ -267,3 +267,26 @@ def load_embedding_model(tracker: Tracker, preferred: str) -> ChampionModel:
 def load_champion(tracker: Tracker, variant: str) -> ChampionModel:
     """The ``champion`` of ``closure-lite-<variant>`` (see ``load_model``)."""
     return load_model(tracker, variant)
+
+
+def version_gate(tracker: Tracker, variant: str, version: int | None = None) -> GateVerdict:
+    """The evaluation gate of ``closure-lite-<variant>`` version ``version`` (default: the
+    newest), from the validation metrics its run logged: what the asset check reports."""
+    from comix_resources.closure_lite.evaluate import passes_gate
+
+    name = model_name(variant)
+    version = version or tracker.latest_version(name)
+    if version is None:
+        raise LookupError(f"{name} has no registered version: materialize closure_lite/{variant}")
+    logged = tracker.version_metrics(name, version)
+    metrics = {k.removeprefix("val_"): v for k, v in logged.items() if k.startswith("val_")}
+    passed, reasons = passes_gate(metrics)
+    return GateVerdict(
+        model_name=name,
+        version=int(version),
+        passed=passed,
+        reasons=reasons,
+        metrics=metrics,
+        champion_version=tracker.champion_version(name, CHAMPION_ALIAS),
+        model_version_url=tracker.model_version_url(name, version),
+    )

@@ -30,6 +30,7 @@ from comix_resources.closure_lite.objectives import (
     page_contrastive_loss,
     reading_order_loss,
 )
+from comix_resources.closure_lite.tensors import to_tensors
 from comix_resources.encoders import pretrained_efficientnet_lite0
 from comix_resources.torch_models import EarlyStopping
 
@@ -92,18 +93,6 @@ def split_by_book(
     val_books = set(shuffled[:n_val].tolist())
     is_val = np.array([b in val_books for b in book_ids.tolist()], dtype=bool)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-
-
-def to_tensors(features: PanelFeatures) -> dict[str, torch.Tensor]:
-    return {
-        "vision": torch.from_numpy(features.vision).float(),
-        "text": torch.from_numpy(features.text).float(),
-        "composition": torch.from_numpy(features.composition).float(),
-        "mask": torch.from_numpy(features.mask).bool(),
-        "order": torch.from_numpy(features.order).long(),
-        "page_type": torch.from_numpy(features.page_type_ids).long(),
-        "book": torch.from_numpy(np.unique(features.book_ids, return_inverse=True)[1]).long(),
-    }
 
 
 def _random_slot(mask: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

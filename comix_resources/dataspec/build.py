@@ -38,69 +38,9 @@ from comix_resources.dataspec.align import (
     text_coverage,
 )
 from comix_resources.dataspec.geometry import box_2d_to_xywh
+from comix_resources.tables import DATASPEC, TEXT_KINDS
 
-TEXT_KINDS = ("dialogue", "narration", "sfx")
-
-_BOX = pl.List(pl.Int64)
-_DETECTION = pl.Struct({"bbox": _BOX, "score": pl.Float64})
-_PANEL = pl.Struct(
-    {
-        "panel_coords": _BOX,
-        "confidence": pl.Float64,
-        "order": pl.Int64,
-        "text": pl.Struct({kind: pl.List(pl.String) for kind in TEXT_KINDS}),
-        "characters": pl.List(pl.String),
-        "description": pl.String,
-    }
-)
-_TEXT = pl.Struct(
-    {
-        "text": pl.String,
-        "kind": pl.String,
-        "bbox": _BOX,
-        "speaker": pl.String,
-        "panel_number": pl.Int64,  # as the text engine reported it
-        "panel": pl.Int64,  # ``order`` of the detector panel it was assigned to, or null
-        "containment": pl.Float64,  # best share of its box inside a panel; null without box
-        "method": pl.String,  # how it was placed; null when it was not
-    }
-)
-
-DATASPEC_SCHEMA = pl.Schema(
-    {
-        "page_id": pl.String,
-        "book": pl.String,
-        "page_index": pl.Int64,
-        "page_image_path": pl.String,
-        "source": pl.String,
-        "collection": pl.String,
-        "page_size": pl.Struct({"width": pl.Int64, "height": pl.Int64}),
-        # From ``<source>/page_types`` (page stream segmentation); null without it.
-        "page_type": pl.String,
-        "page_type_probability": pl.Float64,
-        "text_engine": pl.String,
-        "text_model": pl.String,
-        "detector": pl.String,
-        "detector_version": pl.String,
-        "panels": pl.List(_PANEL),
-        "reading_order": pl.List(pl.Int64),
-        "characters": pl.List(pl.String),
-        "character_boxes": pl.List(_DETECTION),
-        "faces": pl.List(_DETECTION),
-        "texts": pl.List(_TEXT),
-        "n_texts": pl.Int64,
-        "n_texts_assigned": pl.Int64,
-        "text_panel_count": pl.Int64,
-        "detector_panel_count": pl.Int64,
-        "panel_ratio": pl.Float64,
-        "text_coverage": pl.Float64,
-        "is_perfect_match": pl.Boolean,
-        "alignment_method": pl.String,
-        "alignment_score": pl.Float64,
-        "is_aligned": pl.Boolean,
-        "quality_score": pl.Int64,
-    }
-)
+DATASPEC_SCHEMA = pl.Schema(DATASPEC.schema)
 
 
 def _decode(value: Any) -> Any:
@@ -274,9 +214,6 @@ def build_page(
     }
 
 
-_PAGE_TYPE_COLUMNS = ("page_type", "page_type_probability")
-
-
 def _rows_by_page(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in frame.iter_rows(named=True):
@@ -291,11 +228,11 @@ def coco_to_dataspec(
     source: str,
     collection: str,
     config: AlignmentConfig | None = None,
-    page_types: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Join panels and text per page into the DataSpec table (see the module docstring).
 
-    ``page_types`` (``page_id``, ``page_type``, ``probability``) fills the page-type columns.
+    Page types are not part of it: they come from a corpus-wide model and are joined where
+    they are used (``tables.with_page_types``).
     """
     if "status" in pages.columns:
         pages = pages.filter(pl.col("status") == "ok")
@@ -316,22 +253,4 @@ def coco_to_dataspec(
                 config,
             )
         )
-    built = {k: v for k, v in DATASPEC_SCHEMA.items() if k not in _PAGE_TYPE_COLUMNS}
-    frame = pl.DataFrame(rows, schema=built, orient="row")
-    if page_types is not None and page_types.height:
-        frame = frame.join(
-            page_types.select(
-                "page_id",
-                pl.col("page_type").cast(pl.String),
-                pl.col("probability").cast(pl.Float64).alias("page_type_probability"),
-            ),
-            on="page_id",
-            how="left",
-            maintain_order="left",
-        )
-    else:
-        frame = frame.with_columns(
-            pl.lit(None, pl.String).alias("page_type"),
-            pl.lit(None, pl.Float64).alias("page_type_probability"),
-        )
-    return frame.select(DATASPEC_SCHEMA.names())
+    return pl.DataFrame(rows, schema=DATASPEC_SCHEMA, orient="row")

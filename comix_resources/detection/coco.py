@@ -75,19 +75,8 @@ def detections_to_rows(pages: Iterable[tuple[str, Detection]]) -> list[dict[str,
 
 
 def panels_schema() -> dict[str, pl.DataType]:
-    """Polars schema of ``detections_to_rows``, so that an empty table keeps its columns.
+    """Polars schema of ``detections_to_rows`` (the ``panels`` table), so that an empty table
+    keeps its columns."""
+    from comix_resources.tables import PANELS
 
-    A function rather than a constant: polars is imported only by those who build tables.
-    """
-    import polars as pl
-
-    return {
-        "page_id": pl.String(),
-        "category": pl.String(),
-        "category_id": pl.Int64(),
-        "bbox": pl.List(pl.Int64()),
-        "score": pl.Float64(),
-        "order": pl.Int64(),
-        "detector": pl.String(),
-        "detector_version": pl.String(),
-    }
+    return dict(PANELS.schema)

@@ -1,8 +1,10 @@
 """Data-quality suites in Great Expectations 1.x over the lake's polars tables (no Dagster).
 
-A suite builder (``panels_schema_suite``, ``dataspec_schema_suite``, ``dataspec_rates_suite``,
-``page_quality_suite``) returns a ``PreparedSuite``: the table with the scalar columns it
-derived in polars, and the GX expectations on them. ``.validate()`` (or ``validate_frame``)
+A suite builder (``books_suite``, ``pages_suite``, ``panels_schema_suite``, ``page_text_suite``,
+``dataspec_schema_suite``, ``dataspec_rates_suite``, ``page_quality_suite``,
+``page_types_suite``; each starts from ``table_expectations`` of its table's declaration)
+returns a ``PreparedSuite``: the table with the scalar columns it derived in polars, and the GX
+expectations on them. ``.validate()`` (or ``validate_frame``)
 runs them in a per-process ephemeral GX context and returns a ``SuiteOutcome``: one
 ``ExpectationOutcome`` per expectation with counts, observed value and the ``page_id`` of some
 offending rows, ``failing_page_ids()`` and ``to_markdown()`` for Dagster metadata.
@@ -18,10 +20,15 @@ from comix_resources.expectations.suites import (
     ALIGNMENT_METHODS,
     TOLERANCE_PX,
     UNIT_FEATURES,
+    books_suite,
     dataspec_rates_suite,
     dataspec_schema_suite,
     page_quality_suite,
+    page_text_suite,
+    page_types_suite,
+    pages_suite,
     panels_schema_suite,
+    table_expectations,
 )
 from comix_resources.expectations.validate import PreparedSuite, validate_frame
 
@@ -32,10 +39,15 @@ __all__ = [
     "ExpectationOutcome",
     "PreparedSuite",
     "SuiteOutcome",
+    "books_suite",
     "dataspec_rates_suite",
     "dataspec_schema_suite",
     "page_quality_suite",
+    "page_text_suite",
+    "page_types_suite",
+    "pages_suite",
     "panels_schema_suite",
     "rate_outcome",
+    "table_expectations",
     "validate_frame",
 ]

@@ -1,8 +1,11 @@
 """Suite builders: the table with the scalar columns GX needs, and the expectations on them.
 
-GX checks one column (or a pair, or a set) per row; facts that need a list, a join or a group
-(a box's width, its page's size, a page's panel orders) are derived here in polars first, as
-columns with plain names that then show up in the report.
+Every suite starts from its table's declaration (``comix_resources.tables``): each declared
+column is there, and the key columns are unique and never null (``table_expectations``); the
+builder adds the table's own rules. GX checks one column (or a pair, or a set) per row; facts
+that need a list, a join or a group (a box's width, its page's size, a page's panel orders)
+are derived here in polars first, as columns with plain names that then show up in the
+report.
 """
 
 from __future__ import annotations
@@ -12,9 +15,22 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from comix_resources.expectations.validate import PreparedSuite
+from comix_resources.tables import (
+    BOOKS,
+    DATASPEC,
+    PAGE_QUALITY,
+    PAGE_TEXT,
+    PAGE_TYPES,
+    PAGES,
+    PANELS,
+    LakeTable,
+)
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
+
+BOOK_STATUSES = ("ok", "error", "duplicate")
+PAGE_STATUSES = ("ok", "error")
 
 # As named by comix_resources.dataspec.align (not imported: that module loads scipy).
 ALIGNMENT_METHODS = ("geometry", "vlm_panels_iou", "count", "none")
@@ -33,6 +49,132 @@ UNIT_FEATURES = (
     "text_area_fraction",
     "art_fraction",
 )
+
+
+def table_expectations(table: LakeTable) -> list[Expectation]:
+    """What the declaration promises of rows: a unique, non-null key. (Its columns and types
+    are compared in polars, see ``PreparedSuite.table``: GX sees only scalar columns.)"""
+    import great_expectations.expectations as gxe
+
+    expectations: list[Expectation] = [
+        gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is set")
+        for column in table.key
+    ]
+    if len(table.key) == 1:
+        expectations.append(
+            gxe.ExpectColumnValuesToBeUnique(
+                column=table.key[0], description=f"one row per {table.key[0]}"
+            )
+        )
+    elif table.key:
+        expectations.append(
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=list(table.key), description=f"one row per {', '.join(table.key)}"
+            )
+        )
+    return expectations
+
+
+def books_suite(books: pl.DataFrame) -> PreparedSuite:
+    """The declaration, known statuses, an error message on every failed file, ids set."""
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    expectations = [
+        *table_expectations(BOOKS),
+        gxe.ExpectColumnValuesToNotBeNull(column="book_id", description="every file has an id"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="status", value_set=list(BOOK_STATUSES), description="known status"
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="error",
+            description="a failed file says why",
+            row_condition=Column("status") == "error",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="page_count",
+            min_value=1,
+            description="a readable book has pages",
+            row_condition=Column("status") == "ok",
+        ),
+    ]
+    return PreparedSuite(
+        "books_schema", books, expectations, id_column="relative_path", table=BOOKS
+    )
+
+
+def pages_suite(pages: pl.DataFrame) -> PreparedSuite:
+    """The declaration, known statuses, and an image with a size for every readable page."""
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    readable = Column("status") == "ok"
+    expectations = [
+        *table_expectations(PAGES),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="status", value_set=list(PAGE_STATUSES), description="known status"
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="path", description="a readable page has an image", row_condition=readable
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="width", min_value=1, description="width > 0", row_condition=readable
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="height", min_value=1, description="height > 0", row_condition=readable
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="error",
+            description="a failed page says why",
+            row_condition=Column("status") == "error",
+        ),
+    ]
+    return PreparedSuite("pages_schema", pages, expectations, table=PAGES)
+
+
+def page_text_suite(page_text: pl.DataFrame) -> PreparedSuite:
+    """The declaration, costs and latencies not negative, a failed page says why."""
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    expectations = [
+        *table_expectations(PAGE_TEXT),
+        gxe.ExpectColumnValuesToBeBetween(column="cost_usd", min_value=0, description="cost >= 0"),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="latency_s", min_value=0, description="latency >= 0"
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="error",
+            description="a failed page says why",
+            row_condition=Column("status") != "ok",
+        ),
+    ]
+    return PreparedSuite("page_text_schema", page_text, expectations, table=PAGE_TEXT)
+
+
+def page_types_suite(page_types: pl.DataFrame) -> PreparedSuite:
+    """The declaration, known classes, probabilities in 0..1, the page inside its segment."""
+    import great_expectations.expectations as gxe
+
+    from comix_resources.page_classes import PAGE_CLASSES
+
+    frame = page_types.with_columns(
+        inside_segment=(pl.col("segment_start") <= pl.col("page_index"))
+        & (pl.col("page_index") <= pl.col("segment_end"))
+    )
+    expectations = [
+        *table_expectations(PAGE_TYPES),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="page_type", value_set=list(PAGE_CLASSES), description="known page class"
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="probability", min_value=0, max_value=1, description="probability in 0..1"
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="inside_segment", value_set=[True], description="page inside its segment"
+        ),
+    ]
+    return PreparedSuite("page_types_schema", frame, expectations, table=PAGE_TYPES)
 
 
 def panels_schema_suite(
@@ -78,6 +220,7 @@ def panels_schema_suite(
     )
     category = Column("category")
     expectations: list[Expectation] = [
+        *table_expectations(PANELS),
         gxe.ExpectColumnValuesToNotBeNull(column="page_id", description="detection has a page"),
         gxe.ExpectColumnValuesToNotBeNull(
             column="page_width", description="page is in the pages table"
@@ -130,7 +273,7 @@ def panels_schema_suite(
             row_condition=category == "panel",
         ),
     ]
-    return PreparedSuite("panels_schema", frame, expectations)
+    return PreparedSuite("panels_schema", frame, expectations, table=PANELS)
 
 
 def dataspec_schema_suite(
@@ -165,8 +308,7 @@ def dataspec_schema_suite(
     )
     frame = rows.join(panel_rows, on="_row", how="left", maintain_order="left").drop("_row")
     expectations: list[Expectation] = [
-        gxe.ExpectColumnValuesToNotBeNull(column="page_id", description="page has an id"),
-        gxe.ExpectColumnValuesToBeUnique(column="page_id", description="one row per page"),
+        *table_expectations(DATASPEC),
         gxe.ExpectColumnValuesToNotBeNull(column="page_width", description="page size known"),
         gxe.ExpectColumnValuesToBeBetween(
             column="detector_panel_count", min_value=0, description="panel count >= 0"
@@ -205,7 +347,7 @@ def dataspec_schema_suite(
             description=f"panels inside page_size (±{tolerance_px} px)",
         ),
     ]
-    return PreparedSuite("dataspec_schema", frame, expectations)
+    return PreparedSuite("dataspec_schema", frame, expectations, table=DATASPEC)
 
 
 def dataspec_rates_suite(
@@ -265,8 +407,7 @@ def page_quality_suite(
         non_comic=(~pl.col("is_comic")).cast(pl.Int8),
     )
     expectations: list[Expectation] = [
-        gxe.ExpectColumnValuesToNotBeNull(column="page_id", description="page has an id"),
-        gxe.ExpectColumnValuesToBeUnique(column="page_id", description="one row per page"),
+        *table_expectations(PAGE_QUALITY),
         gxe.ExpectColumnValuesToNotBeNull(column="is_comic", description="every page judged"),
     ]
     expectations += [
@@ -284,4 +425,4 @@ def page_quality_suite(
                 description=f"non-comic fraction <= {max_non_comic_fraction:g}",
             )
         )
-    return PreparedSuite("page_quality", frame, expectations)
+    return PreparedSuite("page_quality", frame, expectations, table=PAGE_QUALITY)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     )
     from great_expectations.expectations import Expectation
 
+    from comix_resources.tables import LakeTable
+
 # GX names at most this many offending rows per expectation in a SUMMARY result; enough to
 # find the culprits without copying a whole failing column into Dagster metadata.
 EXAMPLES_PER_EXPECTATION = 20
@@ -39,15 +41,37 @@ _BATCH_DEFINITION: BatchDefinition | None = None
 
 @dataclass(frozen=True)
 class PreparedSuite:
-    """A suite ready to run: the table with its derived columns and the expectations on it."""
+    """A suite ready to run: the table with its derived columns and the expectations on it;
+    with ``table``, the frame is also compared with that declaration (columns and types)."""
 
     name: str
     frame: pl.DataFrame
     expectations: list[Expectation]
     id_column: str = "page_id"
+    table: LakeTable | None = None
 
     def validate(self) -> SuiteOutcome:
-        return validate_frame(self.frame, self.name, self.expectations, self.id_column)
+        outcome = validate_frame(self.frame, self.name, self.expectations, self.id_column)
+        if self.table is None:
+            return outcome
+        return outcome.extended([declaration_outcome(self.table, self.frame)])
+
+
+def declaration_outcome(table: LakeTable, frame: pl.DataFrame) -> ExpectationOutcome:
+    """Whether ``frame`` holds every declared column of ``table`` with its declared type."""
+    missing = [name for name in table.schema if name not in frame.columns]
+    wrong = [
+        f"{name}: {frame.schema[name]} (declared {dtype})"
+        for name, dtype in table.schema.items()
+        if name in frame.columns and frame.schema[name] != dtype
+    ]
+    differences = [f"missing {name}" for name in missing] + wrong
+    return ExpectationOutcome(
+        name=f"matches_declaration({table.name})",
+        success=not differences,
+        description=f"every column of the {table.name} declaration, with its type",
+        observed_value="; ".join(differences) or "as declared",
+    )
 
 
 def validate_frame(

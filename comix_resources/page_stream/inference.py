@@ -167,18 +167,11 @@ def page_types_table(predictions: Sequence[BookPrediction]) -> pl.DataFrame:
                     "method": pred.method,
                 }
             )
+    from comix_resources.tables import PAGE_TYPES
+
     schema = {
-        "page_id": pl.String(),
-        "book_id": pl.String(),
-        "page_index": pl.Int32(),
-        "page_type": pl.String(),
-        "probability": pl.Float64(),
+        **PAGE_TYPES.schema,
         "probabilities": pl.Struct({c: pl.Float64() for c in classes}),
-        "segment_index": pl.Int32(),
-        "segment_type": pl.String(),
-        "segment_start": pl.Int32(),
-        "segment_end": pl.Int32(),
-        "method": pl.String(),
     }
     return pl.DataFrame(rows, schema=schema, orient="row").sort("page_id")
 

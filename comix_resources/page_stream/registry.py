@@ -29,7 +29,7 @@ import polars as pl
 from comix_resources.page_classes import normalise_page_class
 from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.page_stream.features import BookFeatures
-from comix_resources.tracking import ModelVersionInfo, Tracker
+from comix_resources.tracking import GateVerdict, ModelVersionInfo, Tracker
 
 MODEL_NAME = "page-stream"
 EXPERIMENT = "page-stream"
@@ -230,3 +230,29 @@ def load_champion(tracker: Tracker) -> tuple[Any, int] | None:
         MODEL_NAME, version, PREDICTOR_ARTIFACT, PageStreamPredictor.load
     )
     return predictor, version
+
+
+def version_gate(tracker: Tracker, version: int | None = None) -> GateVerdict:
+    """The gate of ``page-stream`` version ``version`` (default: the newest), from the
+    held-out scores its run logged (the model's ``val_*``, the rules' ``rules_*``)."""
+    version = version or tracker.latest_version(MODEL_NAME)
+    if version is None:
+        raise LookupError(f"{MODEL_NAME} has no registered version: materialize page_stream")
+    logged = tracker.version_metrics(MODEL_NAME, version)
+    model = {k.removeprefix("val_"): v for k, v in logged.items() if k.startswith("val_")}
+    rules = {k.removeprefix("rules_"): v for k, v in logged.items() if k.startswith("rules_")}
+    nan = float("nan")
+    passed, reasons = gate(
+        {"macro_f1": model.get("macro_f1", nan), "accuracy": model.get("accuracy", nan)},
+        {"macro_f1": rules.get("macro_f1", nan)},
+        logged.get("majority_accuracy", nan),
+    )
+    return GateVerdict(
+        model_name=MODEL_NAME,
+        version=int(version),
+        passed=passed,
+        reasons=reasons,
+        metrics={**{f"model_{k}": v for k, v in model.items()}, **logged},
+        champion_version=tracker.champion_version(MODEL_NAME, CHAMPION_ALIAS),
+        model_version_url=tracker.model_version_url(MODEL_NAME, version),
+    )

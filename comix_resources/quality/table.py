@@ -8,30 +8,10 @@ from comix_resources.detection.files import load_image
 from comix_resources.lake import Lake
 from comix_resources.quality.classify import QualityThresholds, classify_page
 from comix_resources.quality.features import page_features
+from comix_resources.tables import PAGE_QUALITY, QUALITY_FEATURES
 
-FEATURE_SCHEMA: dict[str, pl.DataType] = {
-    "width": pl.Int64(),
-    "height": pl.Int64(),
-    "aspect_ratio": pl.Float64(),
-    "orientation": pl.String(),
-    "mean_brightness": pl.Float64(),
-    "brightness_std": pl.Float64(),
-    "ink_coverage": pl.Float64(),
-    "edge_density": pl.Float64(),
-    "saturation": pl.Float64(),
-    "text_area_fraction": pl.Float64(),
-    "art_fraction": pl.Float64(),
-    "text_box_count": pl.Int64(),
-    "panel_count": pl.Int64(),
-}
-PAGE_QUALITY_SCHEMA: dict[str, pl.DataType] = {
-    "page_id": pl.String(),
-    **FEATURE_SCHEMA,
-    "is_comic": pl.Boolean(),
-    "flags": pl.List(pl.String()),
-    "reasons": pl.String(),
-}
-
+FEATURE_SCHEMA = QUALITY_FEATURES
+PAGE_QUALITY_SCHEMA = PAGE_QUALITY.schema
 
 # A "panel" mostly covered by text boxes is a paragraph the detector framed, not a picture.
 TEXT_PANEL_MAX_COVER = 0.5

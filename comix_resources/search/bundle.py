@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,10 +41,11 @@ import polars as pl
 
 from comix_resources.lake import Lake
 from comix_resources.search.index import Kind, VectorIndex, build_index
+from comix_resources.tables import EMBEDDING_MAP, SEARCH_INDEX
 
 FORMAT_VERSION = 1
-INDEX_DIR = "index"  # under the lake root
-EMBEDDING_MAP_PATH = "analysis/embedding_map.parquet"  # under the lake root
+INDEX_DIR = SEARCH_INDEX.file  # under the lake root
+EMBEDDING_MAP_PATH = EMBEDDING_MAP.file  # under the lake root
 MANIFEST = "manifest.json"
 CATALOG = "catalog.parquet"
 
@@ -176,9 +178,11 @@ def write_search_bundle(
     ``ClosureLitePredictor`` or a folder it saved; ``manifest`` the lineage (``model_name``,
     ``model_version``, ``mlflow_run_id``, ``variant``...). ``kind`` picks the index kind
     (``auto``: exact up to ``AUTO_EXACT_MAX`` vectors, HNSW above); ``panel_kind`` defaults
-    to ``kind``. Returns the bundle's folder.
+    to ``kind``. ``directory`` is a folder or any fsspec URL (``s3://bucket/lake/index``):
+    locally the bundle is built in a staging folder renamed into place; on an object store it
+    is built in a local temporary folder and uploaded, the manifest last. Returns where the
+    bundle is, as given.
     """
-    directory = Path(directory).absolute()
     frame = conform_catalog(catalog)
     page_ids, panel_ids = [str(i) for i in page_ids], [str(i) for i in panel_ids]
     _check_ids(page_ids, panel_ids, frame)
@@ -194,10 +198,8 @@ def write_search_bundle(
         panel_ids,
         kind=panel_kind or kind,
     )
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    lake = Lake(directory.parent)
-    with lake.staging_dir(str(directory)) as staging:
-        folder = Path(staging)
+
+    def write(folder: Path) -> None:
         page_index.save(folder / "pages")
         panel_index.save(folder / "panels")
         frame.write_parquet(folder / CATALOG, compression="zstd", statistics=True)
@@ -222,6 +224,18 @@ def write_search_bundle(
         }
         # Last, so that on object stores (no folder rename) its presence means "complete".
         (folder / MANIFEST).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+
+    parent, _, name = str(directory).rstrip("/").rpartition("/")
+    lake = Lake(parent or ".")
+    target = lake.path(name)
+    if lake.is_local:
+        Path(lake.root).mkdir(parents=True, exist_ok=True)
+        with lake.staging_dir(target) as staging:
+            write(Path(staging))
+    else:
+        with tempfile.TemporaryDirectory(prefix="comix-bundle-") as scratch:
+            write(Path(scratch))
+            lake.upload_folder(scratch, target, last=MANIFEST)
     return directory
 
 

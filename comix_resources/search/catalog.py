@@ -1,8 +1,9 @@
 """The search catalog: one row per embedded page, from the partition's lake tables.
 
-Panels are listed slot for slot as the embedding store holds them (``page_slots`` with the
-whole-page fallback), so ``panels[].slot`` names the same vector as ``"<page_id>:<slot>"`` in
-the panel index, and ``order`` is the DataSpec reading order.
+Panels are listed slot for slot as the embedding store holds them (Closure Lite's
+``page_slots`` with the whole-page fallback: the one layout both must share), so
+``panels[].slot`` names the same vector as ``"<page_id>:<slot>"`` in the panel index, and
+``order`` is the DataSpec reading order.
 """
 
 from __future__ import annotations
@@ -11,14 +12,9 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from comix_resources.closure_lite.config import MAX_PANELS
-from comix_resources.closure_lite.features import page_slots
+from comix_resources.closure_lite import MAX_PANELS, page_slots
 from comix_resources.lake import Lake
-
-
-def _optional(lake: Lake, source: str, collection: str, name: str) -> pl.DataFrame | None:
-    path = lake.partition_path(source, collection, name)
-    return lake.read_parquet(path) if lake.exists(path) else None
+from comix_resources.tables import DATASPEC, PAGE_QUALITY, PAGE_TYPES
 
 
 def partition_catalog(lake: Lake, source: str, collection: str) -> pl.DataFrame:
@@ -27,7 +23,7 @@ def partition_catalog(lake: Lake, source: str, collection: str) -> pl.DataFrame:
     ``is_comic`` comes from ``page_quality`` and ``page_type`` from ``page_types`` when those
     tables exist (null page types otherwise).
     """
-    dataspec = lake.read_parquet(lake.partition_path(source, collection, "dataspec.parquet"))
+    dataspec = DATASPEC.read(lake, source, collection)
     rows = []
     for row in dataspec.to_dicts():
         size = row.get("page_size") or {}
@@ -63,11 +59,11 @@ def partition_catalog(lake: Lake, source: str, collection: str) -> pl.DataFrame:
             )
         },
     )
-    quality = _optional(lake, source, collection, "page_quality.parquet")
+    quality = PAGE_QUALITY.read_if_exists(lake, source, collection)
     if quality is not None:
         frame = frame.join(quality.select("page_id", "is_comic"), on="page_id", how="left")
-    types = _optional(lake, source, collection, "page_types.parquet")
-    if types is not None and "page_type" in types.columns:
+    types = PAGE_TYPES.read_if_exists(lake, source, collection)
+    if types is not None:
         frame = frame.join(types.select("page_id", "page_type"), on="page_id", how="left")
     return frame
 

@@ -15,37 +15,12 @@ from collections.abc import Sequence
 import polars as pl
 
 from comix_resources.lake import Lake
+from comix_resources.tables import PAGE_TEXT, TEXT_ITEM
 from comix_resources.text.base import PageInput, PageTextResult, TextEngine
 from comix_resources.text.cascade import TextCascade, cascade_summary
 
-ITEM_SCHEMA = pl.Struct(
-    {
-        "text": pl.String(),
-        "kind": pl.String(),
-        "bbox": pl.List(pl.Int64()),
-        "speaker": pl.String(),
-        "panel_number": pl.Int64(),
-        "confidence": pl.Float64(),
-    }
-)
-
-PAGE_TEXT_SCHEMA: dict[str, pl.DataType] = {
-    "page_id": pl.String(),
-    "sha256": pl.String(),
-    "cascade": pl.String(),
-    "status": pl.String(),
-    "engine": pl.String(),
-    "model": pl.String(),
-    "attempts": pl.Int64(),
-    "error_kinds": pl.List(pl.String()),
-    "latency_s": pl.Float64(),
-    "prompt_tokens": pl.Int64(),
-    "completion_tokens": pl.Int64(),
-    "cost_usd": pl.Float64(),
-    "error": pl.String(),
-    "items": pl.List(ITEM_SCHEMA),
-    "vlm": pl.String(),
-}
+ITEM_SCHEMA = TEXT_ITEM
+PAGE_TEXT_SCHEMA = PAGE_TEXT.schema
 
 
 def cascade_signature(engines: Sequence[TextEngine], prompt_version: str) -> str:

@@ -3,7 +3,7 @@ import torch
 
 from comix_resources.closure_lite.config import VARIANTS
 from comix_resources.closure_lite.model import ClosureLite, decode_reading_order
-from comix_resources.closure_lite.train import to_tensors
+from comix_resources.closure_lite.tensors import to_tensors
 
 from .conftest import small_config
 

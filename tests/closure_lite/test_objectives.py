@@ -4,7 +4,8 @@ import torch
 
 from comix_resources.closure_lite.model import ClosureLite
 from comix_resources.closure_lite.objectives import reading_order_loss
-from comix_resources.closure_lite.train import compute_losses, to_tensors
+from comix_resources.closure_lite.tensors import to_tensors
+from comix_resources.closure_lite.train import compute_losses
 
 from .conftest import small_config
 

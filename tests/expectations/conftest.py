@@ -7,6 +7,7 @@ import pytest
 
 from comix_resources.detection import CATEGORY_IDS, panels_schema
 from comix_resources.expectations import validate_frame
+from comix_resources.tables import DATASPEC, PAGE_QUALITY, LakeTable
 
 PAGE_IDS = ("book-0000", "book-0001", "book-0002")
 WIDTH, HEIGHT = 1000, 1500
@@ -57,13 +58,20 @@ def panels_frame() -> pl.DataFrame:
     )
 
 
+def declared(table: LakeTable, columns: dict[str, list]) -> pl.DataFrame:
+    """A frame of ``table``'s declared schema with these columns set, the others null."""
+    rows = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    return pl.DataFrame(rows, schema=dict(table.schema))
+
+
 def dataspec_frame() -> pl.DataFrame:
     """Three pages with two panels each; text and flags vary so every rate is 2/3 or 1/3."""
     panels = [
         {"panel_coords": [0, 0, 500, 700], "order": 0},
         {"panel_coords": [0, 700, WIDTH, HEIGHT - 700], "order": 1},
     ]
-    return pl.DataFrame(
+    return declared(
+        DATASPEC,
         {
             "page_id": PAGE_IDS,
             "page_size": [{"width": WIDTH, "height": HEIGHT}] * 3,
@@ -78,12 +86,13 @@ def dataspec_frame() -> pl.DataFrame:
             "alignment_score": [0.95, 0.5, None],
             "is_aligned": [True, False, True],
             "quality_score": [4, 1, 1],
-        }
+        },
     )
 
 
 def page_quality_frame() -> pl.DataFrame:
-    return pl.DataFrame(
+    return declared(
+        PAGE_QUALITY,
         {
             "page_id": PAGE_IDS,
             "is_comic": [True, True, False],
@@ -91,5 +100,5 @@ def page_quality_frame() -> pl.DataFrame:
             "mean_brightness": [0.6, 0.5, 0.99],
             "ink_coverage": [0.3, 0.4, 0.0],
             "text_box_count": [5, 3, 0],
-        }
+        },
     )

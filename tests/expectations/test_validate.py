@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from comix_resources.detection import panels_schema
 from comix_resources.expectations import (
     ExpectationOutcome,
     SuiteOutcome,
@@ -130,7 +131,8 @@ def test_a_thousand_row_table_validates_in_well_under_a_second() -> None:
             "order": [i % 4 for i in range(1000)],
             "detector": "contour",
             "detector_version": "1",
-        }
+        },
+        schema=panels_schema(),
     )
     prepared = panels_schema_suite(panels, pages)
     outcome = prepared.validate()
