@@ -64,3 +64,19 @@ def two_book_env(tmp_path: Path, two_book_library: Path, monkeypatch: pytest.Mon
     for variable in ("COMIX_DARKHORSE_ROOT", "COMIX_CALIBRE_LIBRARY", "DAGSTER_HOME"):
         monkeypatch.delenv(variable, raising=False)
     return home
+
+
+@pytest.fixture
+def bare_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh COMIX_HOME and no source configured: enough to load the definitions."""
+    home = tmp_path / "comix-home"
+    monkeypatch.setenv("COMIX_HOME", str(home))
+    for variable in (
+        "COMIX_AMAZON_ROOT",
+        "COMIX_DARKHORSE_ROOT",
+        "COMIX_CALIBRE_LIBRARY",
+        "COMIX_CALIBRE_COLLECTION_BY",
+        "DAGSTER_HOME",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    return home

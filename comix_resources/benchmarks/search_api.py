@@ -27,8 +27,8 @@ import polars as pl
 from comix_resources.benchmarks.search_index import unit_vectors
 from comix_resources.search.bundle import EMBEDDING_MAP_PATH, INDEX_DIR, write_search_bundle
 from comix_resources.search.index import AUTO_EXACT_MAX
+from comix_resources.sources.registry import SOURCES
 
-SOURCES = ("amazon", "darkhorse", "calibre")
 COLLECTIONS_PER_SOURCE = 20
 PAGES_PER_BOOK = 25
 PAGE_TYPES = ("story", "story", "story", "story", "cover", "advert", "text")

@@ -49,8 +49,8 @@ from comix_resources.demo.writers import (
     book_bytes,
     extension,
 )
+from comix_resources.sources.registry import SOURCES
 
-SOURCES = ("amazon", "darkhorse", "calibre")
 SUMMARY_FILE = "demo_summary.json"
 MARKER_FILE = ".comix-demo-library"
 JPEG_QUALITY = 85
