@@ -1,4 +1,5 @@
 import dagster as dg
+import pytest
 
 from comix_assets.definitions import build_resources
 from comix_resources.settings import ComixSettings
@@ -31,6 +32,7 @@ def test_engines_and_the_api_key_come_from_the_environment(tmp_path) -> None:
     assert resources["detection"].is_rtl("manga-b") and not resources["detection"].is_rtl("x")
 
 
+@pytest.mark.slow  # MLflow creates and migrates its SQLite store: tens of seconds
 def test_mlflow_resource_tracks_under_comix_home(tmp_path) -> None:
     settings = ComixSettings.from_env({"COMIX_HOME": str(tmp_path)})
     tracker = build_resources(settings)["mlflow"].tracker()
