@@ -13,8 +13,7 @@ DAGSTER_YAML = """\
 #   storage:
 #     postgres:
 #       postgres_url:
-#         env: COMIX_DAGSTER_PG_URL   # postgresql://user:password@host:5432/dagster
-# (and add `dagster-postgres` to the environment: `uv add dagster-postgres`).
+#         env: COMIX_DAGSTER_PG_URL   # postgresql+psycopg2://user:password@host:5432/dagster
 storage:
   sqlite:
     base_dir: {storage}
