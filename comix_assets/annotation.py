@@ -28,6 +28,7 @@ from comix_resources.resources import (
     PageTextResource,
     PanelDetectorResource,
 )
+from comix_resources.stack.placement import OCR_POOL
 from comix_resources.text.table import extract_page_text
 
 PREVIEW_PAGES = 4
@@ -76,7 +77,9 @@ def _overlay_preview(lake: Lake, pages: pl.DataFrame, panels: pl.DataFrame) -> s
     )
 
 
-def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
+def build_annotation_assets(
+    source: str, page_text_pool: str = OCR_POOL
+) -> list[dg.AssetsDefinition]:
     partitions = COLLECTION_PARTITIONS[source]
     title = SOURCE_TITLES[source]
     pages_key = dg.AssetKey([source, "pages"])
@@ -155,6 +158,7 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
         "with the engine and model used, attempts, errors seen, latency, tokens and cost. "
         "Pages whose bytes and cascade are unchanged keep their row (nothing is paid twice). "
         f"Lake: `{source}/<collection>/page_text.parquet`.",
+        pool=page_text_pool,  # OCR cores, a VLM endpoint's rate, or the GPU of a local VLM
         **common,
     )
     def page_text(

@@ -12,6 +12,7 @@ from comix_assets.jobs import (
     build_collection_job,
     build_corpus_job,
     build_embeddings_job,
+    build_executor,
 )
 from comix_assets.models import closure_lite
 from comix_assets.page_stream import build_page_types_asset, page_stream
@@ -30,11 +31,12 @@ from comix_resources.resources import (
     PanelDetectorResource,
 )
 from comix_resources.settings import SOURCES, VLM_API_KEY_VARIABLE, ComixSettings
+from comix_resources.stack.placement import text_pool
 
 
 def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResource]:
     return {
-        "lake": LakeResource(root=str(settings.lake_root)),
+        "lake": LakeResource(root=settings.lake_url),
         "sources": ComicSourcesResource.from_settings(settings),
         "extraction": PageExtractionResource(),
         "detection": PanelDetectorResource(
@@ -54,7 +56,8 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
         "data_quality": DataQualityResource(),
         "mlflow": MlflowResource(
             tracking_db=str(settings.mlflow_db),
-            artifact_root=str(settings.mlflow_artifacts),
+            tracking_uri=settings.mlflow_tracking,
+            artifact_root=settings.mlflow_artifact_root,
             ui_base=settings.mlflow_ui,
         ),
         "model": ClosureLiteResource(
@@ -81,7 +84,7 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
         for source in SOURCES
         for asset in [
             *build_ingest_assets(source),
-            *build_annotation_assets(source),
+            *build_annotation_assets(source, page_text_pool=text_pool(settings.text_engines)),
             build_page_types_asset(source),
             build_embeddings_asset(source),
         ]
@@ -98,6 +101,7 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
         ],
         sensors=[build_discovery_sensor(source, jobs[source]) for source in SOURCES],
         resources=build_resources(settings),
+        executor=build_executor(settings.executor),
     )
 
 

@@ -8,6 +8,7 @@ from comix_resources.closure_lite.inference import embed_pages, page_records
 from comix_resources.closure_lite.registry import load_embedding_model
 from comix_resources.embeddings import DEFAULT_ENCODING, partition_path, write_partition
 from comix_resources.resources import ClosureLiteResource, LakeResource, MlflowResource
+from comix_resources.stack.placement import GPU_POOL, GPU_STEP_TAGS
 
 
 def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
@@ -20,6 +21,8 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
         partitions_def=COLLECTION_PARTITIONS[source],
         group_name=source,
         kinds={"pytorch", "zarr"},
+        pool=GPU_POOL,
+        op_tags=GPU_STEP_TAGS,  # the `gpu` Celery queue
         owners=OWNERS,
         description=f"Page and panel embeddings of one {SOURCE_TITLES[source]} collection from "
         "the `champion` of `closure-lite-<variant>` (COMIX_EMBEDDING_VARIANT, default "

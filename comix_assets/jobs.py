@@ -3,6 +3,12 @@
 The stages of a full run, in order: each source's collection job (ingest and annotation),
 ``training_pages``, ``closure_lite`` (a partition per variant), each source's embeddings job,
 then the search assets. ``corpus_job`` holds every unpartitioned cross-source asset.
+
+Every job runs on the executor that ``COMIX_EXECUTOR`` names: Dagster's multiprocess executor
+on one machine, or ``celery``, which sends each step to a Celery worker by its queue tag
+(``gpu`` for the models and embeddings, ``cpu`` for the rest) with the same broker settings as
+the workers of ``comix stack``. The run itself starts through the default run launcher beside
+the daemon: ``CeleryRunLauncher`` together with the Celery executor fails.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ import dagster as dg
 from comix_assets.models import VARIANT_PARTITIONS
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.settings import SOURCES
+from comix_resources.stack.placement import celery_config
+
+EXECUTORS = ("multiprocess", "celery")
 
 CORPUS_JOB = "corpus_job"
 CLOSURE_LITE_JOB = "closure_lite_job"
@@ -64,3 +73,14 @@ def build_corpus_job() -> dg.UnresolvedAssetJobDefinition:
         - dg.AssetSelection.assets("closure_lite"),
         description="Cross-source assets, after the collections they read are materialized.",
     )
+
+
+def build_executor(name: str) -> dg.ExecutorDefinition:
+    """The executor of every job: ``multiprocess`` (Dagster's default) or ``celery``."""
+    if name == "celery":
+        from dagster_celery import celery_executor
+
+        return celery_executor.configured(celery_config(), name="comix_celery")
+    if name == "multiprocess":
+        return dg.multiprocess_executor
+    raise ValueError(f"COMIX_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {name!r}")

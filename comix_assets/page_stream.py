@@ -27,6 +27,7 @@ from comix_resources.page_stream.registry import (
 from comix_resources.previews import markdown_table
 from comix_resources.resources import LakeResource, MlflowResource, PageStreamResource
 from comix_resources.settings import SOURCES
+from comix_resources.stack.placement import GPU_POOL, GPU_STEP_TAGS
 
 PAGE_STREAM_GATE = "page_stream_gate"
 INPUT_TABLES = ("books", "pages", "page_text", "page_quality")
@@ -74,6 +75,8 @@ def _scores_table(model: dict, rules: dict) -> str:
     ],
     group_name="model",
     kinds={"pytorch", "mlflow"},
+    pool=GPU_POOL,
+    op_tags=GPU_STEP_TAGS,  # the `gpu` Celery queue
     owners=OWNERS,
     description="The page-stream model (CoSMo-style): each page's EfficientNet-Lite0 image "
     "vector and MiniLM OCR-text vector, interleaved as two tokens per page with position and "

@@ -42,6 +42,13 @@ class ComixSettings:
     page_type_labels: str = ""
     mlflow_ui: str = "http://127.0.0.1:5000"
     dagster_ui: str = "http://127.0.0.1:3000"
+    # Scale-out (`comix stack env` sets them): the executor of every job (`celery`: steps on
+    # Celery workers), the lake's URL (`s3://bucket/lake`), an MLflow server and where its
+    # artifacts go ("" with a server: wherever the server puts them).
+    executor: str = "multiprocess"
+    lake_location: str = ""
+    mlflow_tracking: str = ""
+    mlflow_artifacts_location: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ComixSettings:
@@ -76,6 +83,10 @@ class ComixSettings:
             mlflow_ui=env.get("COMIX_MLFLOW_UI", cls.mlflow_ui).rstrip("/"),
             dagster_ui=env.get("COMIX_DAGSTER_UI", cls.dagster_ui).rstrip("/"),
             vlm_api_key_set=bool(env.get(VLM_API_KEY_VARIABLE)),
+            executor=env.get("COMIX_EXECUTOR", "").strip() or cls.executor,
+            lake_location=env.get("COMIX_LAKE_URL", "").strip(),
+            mlflow_tracking=env.get("COMIX_MLFLOW_TRACKING_URI", "").strip(),
+            mlflow_artifacts_location=env.get("COMIX_MLFLOW_ARTIFACTS", "").strip(),
         )
 
     @property
@@ -85,6 +96,25 @@ class ComixSettings:
     @property
     def lake_root(self) -> Path:
         return self.home / "lake"
+
+    @property
+    def lake_url(self) -> str:
+        """The lake every process reads and writes: ``COMIX_LAKE_URL`` or the local folder."""
+        return self.lake_location or str(self.lake_root)
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow_tracking or f"sqlite:///{self.mlflow_db}"
+
+    @property
+    def mlflow_artifact_root(self) -> str:
+        if self.mlflow_artifacts_location:
+            return self.mlflow_artifacts_location
+        return (
+            ""
+            if self.mlflow_tracking.startswith(("http://", "https://"))
+            else str(self.mlflow_artifacts)
+        )
 
     @property
     def mlflow_db(self) -> Path:

@@ -115,30 +115,43 @@ def launch(
     )
 
 
-def stop(record: ProcessRecord, timeout_s: float = 20.0) -> str:
-    """Stop the recorded server and its process group; says what happened in a few words."""
+def stop(record: ProcessRecord, timeout_s: float = 30.0) -> str:
+    """Stop the recorded server and its process group; says what happened in a few words.
+
+    The whole group gets the stop signal, so a wrapper's child (``celery`` under
+    ``dagster-celery``) shuts down warmly too; whatever is left after ``timeout_s`` is killed.
+    """
     if not is_running(record):
         _reap(record.pid)
         return "not running"
     with contextlib.suppress(ProcessLookupError):
-        os.kill(record.pid, record.stop_signal)
+        os.killpg(record.pid, record.stop_signal)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         _reap(record.pid)
-        if not is_running(record):
-            _kill_group(record.pid)  # anything it forked and left behind
+        if not is_running(record) and not group_members(record.pid):
             return "stopped"
         time.sleep(0.1)
-    _kill_group(record.pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(record.pid, signal.SIGKILL)
     _reap(record.pid)
     return "killed"
 
 
-def _kill_group(pid: int) -> None:
-    # The session (and group) id is the leader's pid; the leader is gone or being killed, so
-    # only what it started can still carry that id.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def group_members(group: int) -> list[int]:
+    """Live processes of a process group (zombies excluded: they are only waiting to be
+    collected)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 def _reap(pid: int) -> None:
