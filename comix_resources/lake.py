@@ -15,6 +15,7 @@ last, and readers trust a folder only once its marker is there.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -158,6 +159,11 @@ class Lake:
             # age would cost a request per book on an object store.
             if name.startswith(TMP_PREFIX) and now - self._last_write(entry) > older_than_s:
                 self.fs.rm(entry["name"], recursive=True)
+                if not self.is_local and entry.get("type") == "directory":
+                    # A store with real folders behind its S3 API (SeaweedFS) keeps the empty
+                    # folder until its own key goes; S3 itself ignores the request.
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(entry["name"].rstrip("/") + "/")
                 removed.append(entry["name"])
         return removed
 

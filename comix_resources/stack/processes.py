@@ -134,7 +134,10 @@ def stop(record: ProcessRecord, timeout_s: float = 30.0) -> str:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(record.pid, signal.SIGKILL)
-    _reap(record.pid)
+    deadline = time.monotonic() + 5.0
+    while is_running(record) and time.monotonic() < deadline:
+        _reap(record.pid)
+        time.sleep(0.05)
     return "killed"
 
 
