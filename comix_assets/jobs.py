@@ -5,10 +5,12 @@ The stages of a full run, in order: each source's collection job (ingest and ann
 then the search assets. ``corpus_job`` holds every unpartitioned cross-source asset.
 
 Every job runs on the executor that ``COMIX_EXECUTOR`` names: Dagster's multiprocess executor
-on one machine, or ``celery``, which sends each step to a Celery worker by its queue tag
-(``gpu`` for the models and embeddings, ``cpu`` for the rest) with the same broker settings as
-the workers of ``comix stack``. The run itself starts through the default run launcher beside
-the daemon: ``CeleryRunLauncher`` together with the Celery executor fails.
+on one machine; ``celery``, which sends each step to a Celery worker by its queue tag (``gpu``
+for the models and embeddings, ``cpu`` for the rest) with the same broker settings as the
+workers of ``comix stack``; or ``k8s``, a Kubernetes Job per step, where the same steps ask for
+a GPU through their ``dagster-k8s/config`` tag (deploy/). With Celery the run itself starts
+through the default run launcher beside the daemon: ``CeleryRunLauncher`` together with the
+Celery executor fails.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.settings import SOURCES
 from comix_resources.stack.placement import celery_config
 
-EXECUTORS = ("multiprocess", "celery")
+EXECUTORS = ("multiprocess", "celery", "k8s")
 
 CORPUS_JOB = "corpus_job"
 CLOSURE_LITE_JOB = "closure_lite_job"
@@ -76,7 +78,11 @@ def build_corpus_job() -> dg.UnresolvedAssetJobDefinition:
 
 
 def build_executor(name: str) -> dg.ExecutorDefinition:
-    """The executor of every job: ``multiprocess`` (Dagster's default) or ``celery``."""
+    """The executor of every job: ``multiprocess`` (Dagster's default), ``celery`` or ``k8s``."""
+    if name == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
     if name == "celery":
         from dagster_celery import celery_executor
 

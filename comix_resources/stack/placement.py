@@ -22,7 +22,16 @@ VLM_POOL = "vlm"
 GPU_POOL = "gpu"
 POOLS = (OCR_POOL, VLM_POOL, GPU_POOL)
 
-GPU_STEP_TAGS = {QUEUE_TAG: GPU_QUEUE}
+# On Kubernetes (k8s_job_executor, a pod per step) the same steps ask for a GPU and tolerate
+# the taint that GPU node pools carry by convention.
+K8S_CONFIG_TAG = "dagster-k8s/config"
+K8S_GPU_CONFIG = {
+    "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
+    "pod_spec_config": {
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    },
+}
+GPU_STEP_TAGS = {QUEUE_TAG: GPU_QUEUE, K8S_CONFIG_TAG: K8S_GPU_CONFIG}
 
 # Engines that call a remote endpoint (rate-limited: the `vlm` pool) and those that run a model
 # on this machine's accelerator (the `gpu` pool); OCR takes CPU cores (the `ocr` pool).

@@ -15,6 +15,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -357,14 +358,31 @@ class Stack:
         return rows
 
     def down(self) -> list[tuple[str, str]]:
-        """Stop every recorded process, last started first; returns (name, outcome)."""
+        """Stop every recorded process; returns (name, outcome) in stopping order.
+
+        The clients of the stores (workers, daemon, webserver, MLflow) stop first, together,
+        so that a worker's warm shutdown (it finishes or returns its step) overlaps the
+        others'; then the stores, which they were still writing to.
+        """
         state = self.load_state()
         if state is None:
             return []
-        outcomes = []
-        for record in reversed(state.processes):
-            began = time.perf_counter()
-            outcome = stop(record)
-            outcomes.append((record.name, f"{outcome} in {time.perf_counter() - began:.1f} s"))
+        stores = {"postgres", "redis", "seaweedfs"}
+        recorded = list(reversed(state.processes))
+        clients = [record for record in recorded if record.name not in stores]
+        outcomes = self._stop_together(clients)
+        outcomes += self._stop_together([r for r in recorded if r.name in stores])
         self.config.state_file.unlink(missing_ok=True)
         return outcomes
+
+    @staticmethod
+    def _stop_together(records: list[ProcessRecord]) -> list[tuple[str, str]]:
+        def timed(record: ProcessRecord) -> tuple[str, str]:
+            began = time.perf_counter()
+            outcome = stop(record)
+            return record.name, f"{outcome} in {time.perf_counter() - began:.1f} s"
+
+        if not records:
+            return []
+        with ThreadPoolExecutor(max_workers=len(records)) as pool:
+            return list(pool.map(timed, records))
