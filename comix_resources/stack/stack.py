@@ -50,6 +50,7 @@ from comix_resources.stack.processes import (
     ProcessRecord,
     free_port,
     is_running,
+    port_is_open,
     stop,
 )
 
@@ -285,8 +286,27 @@ class Stack:
         say(f"{record.name} ready {seconds:.1f} s after its start")
 
     def _resolve_ports(self) -> dict[str, int]:
+        """Free ports for those set to 0; a fixed port already in use stops ``up`` before it
+        starts anything (a server would otherwise fail later, behind its own log)."""
+        config = self.config
+        starts = {
+            "postgres": config.starts_postgres,
+            "redis": config.starts_redis,
+            "mlflow": config.starts_mlflow,
+            "dagster": True,
+        }
+        busy = [
+            f"{port} ({name}: COMIX_STACK_{name.upper()}_PORT)"
+            for name, port in config.ports.items()
+            if port and starts.get(name, config.starts_s3) and port_is_open(HOST, port)
+        ]
+        if busy:
+            raise RuntimeError(
+                "ports already in use: " + ", ".join(busy) + "; set those variables to other "
+                "ports, or start with --free-ports"
+            )
         taken: set[int] = set()
-        return {name: port or free_port(HOST, taken) for name, port in self.config.ports.items()}
+        return {name: port or free_port(HOST, taken) for name, port in config.ports.items()}
 
     @property
     def celery_yaml(self) -> Path:

@@ -138,3 +138,20 @@ def test_executor_choice(comix_env: Path, monkeypatch: pytest.MonkeyPatch) -> No
     for name in ("closure_lite_job", "amazon_embeddings_job"):
         [op] = [node.definition for node in defs.resolve_job_def(name).graph.node_dict.values()]
         assert op.tags[QUEUE_TAG] == GPU_QUEUE and op.pool == GPU_POOL
+
+
+def test_a_busy_port_stops_up_before_anything_starts(tmp_path: Path) -> None:
+    import dataclasses
+    import socket
+
+    from comix_resources.stack import Stack
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = StackConfig.from_env(tmp_path, {}, free_ports=True)
+        config = dataclasses.replace(config, ports={**config.ports, "redis": port})
+        with pytest.raises(RuntimeError, match=f"{port} \\(redis: COMIX_STACK_REDIS_PORT\\)"):
+            Stack(config).up()
+    assert not config.state_file.exists() and not config.log_dir.exists()
