@@ -81,13 +81,14 @@ class Lake:
         if not self.is_local:
             # Nothing is visible until commit(): a failed writer discards its upload, and a
             # killed one leaves only an unfinished multipart upload that no listing shows.
-            handle = self.fs.open(path, mode, autocommit=False)
+            upload = self.fs.open(path, "wb", autocommit=False)
+            handle = upload if "b" in mode else io.TextIOWrapper(upload, encoding="utf-8")
             try:
                 with handle:
                     yield handle
-                handle.commit()
+                upload.commit()
             except BaseException:
-                handle.discard()
+                upload.discard()
                 raise
             return
         parent = path.rsplit("/", 1)[0]

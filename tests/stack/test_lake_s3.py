@@ -46,6 +46,9 @@ def test_a_failed_write_publishes_nothing(s3_prefix: str) -> None:
     assert _names(lake, folder) == ["kept.bin"]
     lake.write_bytes(f"{folder}/file.bin", big)
     assert lake.fs.size(f"{folder}/file.bin") == len(big)
+    with lake.open_atomic(f"{folder}/note.txt", "w") as handle:
+        handle.write("text mode")
+    assert lake.read_bytes(f"{folder}/note.txt") == b"text mode"
 
 
 def test_a_rewritten_folder_is_unpublished_first_and_keeps_no_old_file(s3_prefix: str) -> None:
