@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -290,7 +291,9 @@ def stack_up(
         raise typer.Exit(1) from error
     console.print(f"stack up in {time.perf_counter() - began:.0f} s")
     _print_stack(stack)
-    console.print(f'use it from a shell: eval "$(comix stack env)"; logs: {stack.config.log_dir}')
+    console.print(
+        f'use it from a shell: eval "$({sys.argv[0]} stack env)"; logs: {stack.config.log_dir}'
+    )
 
 
 @stack_app.command("status")

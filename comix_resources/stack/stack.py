@@ -157,6 +157,15 @@ class Stack:
                 names = ", ".join(f"{r.name} (pid {r.pid})" for r in alive)
                 raise StackAlreadyUp(f"the stack is already up: {names}; `comix stack down` first")
         config = self.config
+        no_mlflow_database = (
+            not config.starts_postgres and MLFLOW_BACKEND_URI not in config.external
+        )
+        if config.starts_mlflow and no_mlflow_database:
+            raise RuntimeError(
+                f"{DAGSTER_PG_URL} names a PostgreSQL that the stack does not start: set "
+                f"{MLFLOW_BACKEND_URI} for the MLflow server too (or {MLFLOW_TRACKING_URI} "
+                "for an MLflow server you run)"
+            )
         state = StackState(ports=self._resolve_ports(), started_at=time.time())
         self._save(state)
         env = {**os.environ, **self.environment(state)}

@@ -155,3 +155,14 @@ def test_a_busy_port_stops_up_before_anything_starts(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match=f"{port} \\(redis: COMIX_STACK_REDIS_PORT\\)"):
             Stack(config).up()
     assert not config.state_file.exists() and not config.log_dir.exists()
+
+
+def test_a_team_postgresql_without_an_mlflow_database_is_refused_up_front(tmp_path: Path) -> None:
+    from comix_resources.stack import Stack
+
+    config = StackConfig.from_env(
+        tmp_path, {"COMIX_DAGSTER_PG_URL": "postgresql+psycopg2://u:p@db:5432/dagster"}
+    )
+    with pytest.raises(RuntimeError, match="COMIX_MLFLOW_BACKEND_STORE_URI"):
+        Stack(config).up()
+    assert not config.state_file.exists()
