@@ -138,8 +138,9 @@ class Stack:
         env["COMIX_MLFLOW_UI"] = env[MLFLOW_TRACKING_URI]
         if config.starts_s3:
             env[S3_ENDPOINT] = f"http://{HOST}:{ports['s3']}"
-            env[S3_KEY] = os.environ.get(S3_KEY) or secret["s3_access_key"]
-            env[S3_SECRET] = os.environ.get(S3_SECRET) or secret["s3_secret_key"]
+            # The stack's own keys: a user's AWS keys never become the local server's.
+            env[S3_KEY] = secret["s3_access_key"]
+            env[S3_SECRET] = secret["s3_secret_key"]
         else:
             env[S3_ENDPOINT] = external[S3_ENDPOINT]
         # MLflow's S3 client has its own endpoint variable.

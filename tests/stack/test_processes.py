@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from comix_resources.stack.processes import (
     ProcessRecord,
     free_port,
@@ -81,3 +83,21 @@ def test_free_ports_come_in_pairs_and_differ() -> None:
     ports = [free_port(taken=taken) for _ in range(5)]
     assert len(set(ports)) == 5
     assert all(port + 10000 in taken for port in ports)
+
+
+def test_postgres_binaries_are_found_where_debian_puts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import glob
+
+    from comix_resources.stack.servers import postgres_binary
+
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        pytest.skip("Debian's postgresql is not installed")
+    # Debian's package puts only wrappers on PATH; the servers live in a versioned folder.
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert postgres_binary("initdb").startswith("/usr/lib/postgresql/")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(glob, "glob", lambda pattern: [])
+    with pytest.raises(RuntimeError, match="apt-get install postgresql"):
+        postgres_binary("initdb")

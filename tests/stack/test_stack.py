@@ -123,7 +123,13 @@ def test_stack_runs_a_collection_on_celery_over_s3_and_stops_only_itself(
         worker_log = (stack.config.log_dir / "worker-cpu-1.log").read_text()
         assert 'Started execution of step "amazon__pages"' in worker_log
 
-        bucket = s3fs.S3FileSystem()
+        # Its own keys and endpoint, not a cached client of another S3 server of this session.
+        bucket = s3fs.S3FileSystem(
+            endpoint_url=environment["AWS_ENDPOINT_URL"],
+            key=environment["AWS_ACCESS_KEY_ID"],
+            secret=environment["AWS_SECRET_ACCESS_KEY"],
+            skip_instance_cache=True,
+        )
         lake = "comix/lake/amazon/captain"
         assert sorted(p.rsplit("/", 1)[-1] for p in bucket.ls(lake) if p.endswith(".parquet")) == [
             f"{table}.parquet" for table in TABLES
