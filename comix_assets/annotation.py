@@ -22,6 +22,7 @@ from comix_resources.resources import (
     PanelDetectorResource,
 )
 from comix_resources.sources.registry import source_spec
+from comix_resources.stack.placement import OCR_POOL
 from comix_resources.tables import (
     DATASPEC,
     PAGE_QUALITY,
@@ -63,7 +64,9 @@ def _overlay_preview(lake: Lake, pages: pl.DataFrame, panels: pl.DataFrame) -> s
     )
 
 
-def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
+def build_annotation_assets(
+    source: str, page_text_pool: str = OCR_POOL
+) -> list[dg.AssetsDefinition]:
     partitions = COLLECTION_PARTITIONS[source]
     title = source_spec(source).title
     pages_key = dg.AssetKey([source, PAGES.name])
@@ -122,6 +125,7 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
         "with the engine and model used, attempts, errors seen, latency, tokens and cost. "
         "Pages whose bytes and cascade are unchanged keep their row (nothing is paid twice). "
         f"Lake: `{PAGE_TEXT.where(source)}`.",
+        pool=page_text_pool,  # OCR cores, a VLM endpoint's rate, or the GPU of a local VLM
         **common,
     )
     def page_text(

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from comix_assets.stack_command import stack_app
+
 app = typer.Typer(
     help="CoMix: turn comic collections into a searchable, analysable corpus.",
     no_args_is_help=True,
@@ -19,6 +21,7 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks that print figures and ratios against a baseline.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(stack_app, name="stack")
 console = Console(stderr=True)
 
 DEMO_LIBRARY = "demo-library"

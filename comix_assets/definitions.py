@@ -13,6 +13,7 @@ from comix_assets.jobs import (
     build_collection_job,
     build_corpus_job,
     build_embeddings_job,
+    build_executor,
     build_page_types_job,
 )
 from comix_assets.models import closure_lite, evaluation_gate
@@ -34,11 +35,12 @@ from comix_resources.resources import (
 )
 from comix_resources.settings import VLM_API_KEY_VARIABLE, ComixSettings
 from comix_resources.sources.registry import SOURCES
+from comix_resources.stack.placement import text_pool
 
 
 def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResource]:
     return {
-        "lake": LakeResource(root=str(settings.lake_root)),
+        "lake": LakeResource(root=settings.lake_url),
         "sources": ComicSourcesResource.from_settings(settings),
         "extraction": PageExtractionResource(),
         "detection": PanelDetectorResource(
@@ -58,7 +60,8 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
         "data_quality": DataQualityResource(),
         "mlflow": MlflowResource(
             tracking_db=str(settings.mlflow_db),
-            artifact_root=str(settings.mlflow_artifacts),
+            tracking_uri=settings.mlflow_tracking,
+            artifact_root=settings.mlflow_artifact_root,
             ui_base=settings.mlflow_ui,
         ),
         "model": ClosureLiteResource(
@@ -85,7 +88,7 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
         for source in SOURCES
         for asset in [
             *build_ingest_assets(source),
-            *build_annotation_assets(source),
+            *build_annotation_assets(source, page_text_pool=text_pool(settings.text_engines)),
             build_page_types_asset(source),
             build_embeddings_asset(source),
         ]
@@ -114,6 +117,7 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
         ],
         sensors=[build_discovery_sensor(source, jobs[source]) for source in SOURCES],
         resources=build_resources(settings),
+        executor=build_executor(settings.executor),
     )
 
 

@@ -9,6 +9,7 @@ from comix_resources.closure_lite.registry import load_embedding_model
 from comix_resources.embeddings import DEFAULT_ENCODING, partition_path, write_partition
 from comix_resources.resources import ClosureLiteResource, LakeResource, MlflowResource
 from comix_resources.sources.registry import source_spec
+from comix_resources.stack.placement import GPU_POOL, GPU_STEP_TAGS
 from comix_resources.tables import DATASPEC, PAGE_TYPES, with_page_types
 
 
@@ -23,6 +24,8 @@ def build_embeddings_asset(source: str) -> dg.AssetsDefinition:
         partitions_def=COLLECTION_PARTITIONS[source],
         group_name=source,
         kinds={"pytorch", "zarr"},
+        pool=GPU_POOL,
+        op_tags=GPU_STEP_TAGS,  # the `gpu` Celery queue
         owners=OWNERS,
         description=f"Page and panel embeddings of one {source_spec(source).title} collection from "
         "the `champion` of `closure-lite-<variant>` (COMIX_EMBEDDING_VARIANT, default "

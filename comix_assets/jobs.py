@@ -5,6 +5,14 @@ annotation: nothing there needs a corpus model), the ``page_stream`` model, each
 page-types job, ``training_pages``, ``closure_lite`` (a partition per variant), each source's
 embeddings job, then the search assets. ``corpus_job`` holds every unpartitioned cross-source
 asset.
+
+Every job runs on the executor that ``COMIX_EXECUTOR`` names: Dagster's multiprocess executor
+on one machine; ``celery``, which sends each step to a Celery worker by its queue tag (``gpu``
+for the models and embeddings, ``cpu`` for the rest) with the same broker settings as the
+workers of ``comix stack``; or ``k8s``, a Kubernetes Job per step, where the same steps ask for
+a GPU through their ``dagster-k8s/config`` tag (deploy/). With Celery the run itself starts
+through the default run launcher beside the daemon: ``CeleryRunLauncher`` together with the
+Celery executor fails.
 """
 
 from __future__ import annotations
@@ -12,6 +20,9 @@ from __future__ import annotations
 import dagster as dg
 
 from comix_resources.sources.registry import SOURCES
+from comix_resources.stack.placement import celery_config
+
+EXECUTORS = ("multiprocess", "celery", "k8s")
 
 CORPUS_JOB = "corpus_job"
 CLOSURE_LITE_JOB = "closure_lite_job"
@@ -79,3 +90,18 @@ def build_corpus_job() -> dg.UnresolvedAssetJobDefinition:
         - dg.AssetSelection.assets("closure_lite"),
         description="Cross-source assets, after the collections they read are materialized.",
     )
+
+
+def build_executor(name: str) -> dg.ExecutorDefinition:
+    """The executor of every job: ``multiprocess`` (Dagster's default), ``celery`` or ``k8s``."""
+    if name == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    if name == "celery":
+        from dagster_celery import celery_executor
+
+        return celery_executor.configured(celery_config(), name="comix_celery")
+    if name == "multiprocess":
+        return dg.multiprocess_executor
+    raise ValueError(f"COMIX_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {name!r}")

@@ -9,6 +9,7 @@ from comix_resources.closure_lite.config import VARIANTS
 from comix_resources.closure_lite.registry import model_name, train_and_register, version_gate
 from comix_resources.previews import markdown_table
 from comix_resources.resources import ClosureLiteResource, LakeResource, MlflowResource
+from comix_resources.stack.placement import GPU_POOL, GPU_STEP_TAGS
 from comix_resources.tables import TRAINING_PAGES, MissingTableError
 
 VARIANT_PARTITIONS = dg.StaticPartitionsDefinition(list(VARIANTS))
@@ -43,6 +44,8 @@ def _metrics_table(metrics: dict[str, float]) -> str:
     partitions_def=VARIANT_PARTITIONS,
     group_name="model",
     kinds={"pytorch", "mlflow"},
+    pool=GPU_POOL,
+    op_tags=GPU_STEP_TAGS,  # the `gpu` Celery queue
     owners=OWNERS,
     description="Closure Lite, the multimodal panel/page fusion model (384-d), one partition "
     "per variant (base, denoise, context, context-denoise): backfill all four for the "

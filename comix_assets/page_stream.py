@@ -29,6 +29,7 @@ from comix_resources.page_stream.registry import (
 from comix_resources.previews import markdown_table
 from comix_resources.resources import LakeResource, MlflowResource, PageStreamResource
 from comix_resources.sources.registry import SOURCES, source_spec
+from comix_resources.stack.placement import GPU_POOL, GPU_STEP_TAGS
 from comix_resources.tables import BOOKS, PAGE_QUALITY, PAGE_TEXT, PAGE_TYPES, PAGES
 from comix_resources.tracking import GateVerdict
 
@@ -76,6 +77,8 @@ def _scores_table(model: dict, rules: dict) -> str:
     ],
     group_name="model",
     kinds={"pytorch", "mlflow"},
+    pool=GPU_POOL,
+    op_tags=GPU_STEP_TAGS,  # the `gpu` Celery queue
     owners=OWNERS,
     description="The page-stream model (CoSMo-style): each page's EfficientNet-Lite0 image "
     "vector and MiniLM OCR-text vector, interleaved as two tokens per page with position and "

@@ -4,10 +4,18 @@ Layout (DESIGN.md): ``<source>/<collection>/<table>.parquet``,
 ``<source>/<collection>/pages/<book_id>/<page_index:04d>.<ext>``, ``embeddings.zarr/``,
 ``index/`` and ``analysis/``. Readers never see a half-written file: a killed run leaves at most
 a ``.tmp-*`` file beside its target, which the next writer of that target replaces.
+
+On an object store (``s3://``: the endpoint and keys come from boto's own variables,
+``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``) a file is published
+whole by its upload (one PUT, or a multipart upload's completion), so there is no temporary
+name to rename. A folder has no rename at all: ``staging_dir`` unpublishes the old folder, its
+caller writes the files and then its marker (a manifest, the Zarr group's completion attribute)
+last, and readers trust a folder only once its marker is there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -70,24 +78,30 @@ class Lake:
     def open_atomic(self, path: str, mode: str = "wb") -> Iterator[IO[Any]]:
         if not self.contains(path):
             raise ValueError(f"refusing to write outside the lake: {path}")
+        if not self.is_local:
+            # Nothing is visible until commit(): a failed writer discards its upload, and a
+            # killed one leaves only an unfinished multipart upload that no listing shows.
+            upload = self.fs.open(path, "wb", autocommit=False)
+            handle = upload if "b" in mode else io.TextIOWrapper(upload, encoding="utf-8")
+            try:
+                with handle:
+                    yield handle
+                upload.commit()
+            except BaseException:
+                upload.discard()
+                raise
+            return
         parent = path.rsplit("/", 1)[0]
         tmp = f"{parent}/{TMP_PREFIX}{uuid.uuid4().hex}-{path.rsplit('/', 1)[1]}"
-        if self.is_local:
-            os.makedirs(parent, exist_ok=True)
-        else:
-            self.fs.makedirs(parent, exist_ok=True)
-        # Plain open() locally: fsspec's file wrapper costs as much as the write for small pages.
-        opener = open if self.is_local else self.fs.open
+        os.makedirs(parent, exist_ok=True)
+        # Plain open(): fsspec's file wrapper costs as much as the write for small pages.
         try:
-            with opener(tmp, mode) as handle:
+            with open(tmp, mode) as handle:
                 yield handle
-            if self.is_local:
-                os.replace(tmp, path)
-            else:
-                self.fs.mv(tmp, path)
+            os.replace(tmp, path)
         except BaseException:
-            if self.fs.exists(tmp):
-                self.fs.rm(tmp)
+            if os.path.exists(tmp):
+                os.remove(tmp)
             raise
 
     def write_bytes(self, path: str, data: bytes, atomic: bool = True) -> None:
@@ -105,12 +119,17 @@ class Lake:
     def staging_dir(self, path: str) -> Iterator[str]:
         """A folder to fill, which replaces ``path`` in one rename once the block completes.
 
-        Object stores have no folder rename: there the files go straight to ``path`` and the
-        caller's last write (a manifest) marks the folder complete.
+        Object stores have no folder rename: there the old folder is removed first (with its
+        marker, so no reader trusts it while it changes, and no file of the old version
+        outlives it), the files go straight to ``path``, and the caller's last write (a
+        manifest) marks the folder complete. A block that fails leaves the folder unpublished
+        for the next writer, where locally the old folder stays.
         """
         if not self.contains(path):
             raise ValueError(f"refusing to write outside the lake: {path}")
         if not self.is_local:
+            if self.fs.exists(path):
+                self.fs.rm(path, recursive=True)
             yield path
             return
         parent, name = path.rsplit("/", 1)
@@ -148,11 +167,33 @@ class Lake:
         now = time.time()
         for entry in self.fs.ls(folder, detail=True):
             name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
-            modified = self.fs.modified(entry["name"]).timestamp()
-            if name.startswith(TMP_PREFIX) and now - modified > older_than_s:
+            # By name first: a pages/ folder holds one entry per book, and asking each for its
+            # age would cost a request per book on an object store.
+            if name.startswith(TMP_PREFIX) and now - self._last_write(entry) > older_than_s:
                 self.fs.rm(entry["name"], recursive=True)
+                if not self.is_local and entry.get("type") == "directory":
+                    # A store with real folders behind its S3 API (SeaweedFS) keeps the empty
+                    # folder until its own key goes; S3 itself ignores the request.
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(entry["name"].rstrip("/") + "/")
                 removed.append(entry["name"])
         return removed
+
+    def _last_write(self, entry: dict[str, Any]) -> float:
+        """When anything in a listed entry was last written (epoch seconds).
+
+        An object store's folder is only a common prefix: it has no time of its own (asking
+        for one raised IsADirectoryError), so its newest object's time stands for it, and an
+        empty one counts as written at the epoch.
+        """
+        if self.is_local or entry.get("type") != "directory":
+            return self.fs.modified(entry["name"]).timestamp()
+        objects = self.fs.find(entry["name"], detail=True).values()
+        return max((self._object_time(info) for info in objects), default=0.0)
+
+    def _object_time(self, info: dict[str, Any]) -> float:
+        stamp = info.get("LastModified") or self.fs.modified(info["name"])
+        return stamp.timestamp()
 
     def read_bytes(self, path: str) -> bytes:
         with self.fs.open(path, "rb") as handle:

@@ -171,17 +171,19 @@ class DataQualityResource(dg.ConfigurableResource):
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """Our MLflow tracking store and registry (no dagster-mlflow): SQLite plus local artifacts."""
+    """Our MLflow tracking store and registry (no dagster-mlflow): SQLite plus local artifacts
+    on one machine; on the stack an MLflow server (``tracking_uri``) with artifacts on S3."""
 
-    tracking_db: str
-    artifact_root: str
+    tracking_db: str = ""
+    tracking_uri: str = ""  # a server or database URI; wins over tracking_db
+    artifact_root: str = ""  # a folder or URL (s3://...); "" lets a server choose
     experiment: str = "closure-lite"
     ui_base: str = "http://127.0.0.1:5000"
 
     def tracker(self, experiment: str | None = None) -> Tracker:
         return Tracker(
-            sqlite_tracking_uri(self.tracking_db),
-            self.artifact_root,
+            self.tracking_uri or sqlite_tracking_uri(self.tracking_db),
+            self.artifact_root or None,
             experiment or self.experiment,
             ui_base=self.ui_base,
         )

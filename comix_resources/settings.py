@@ -55,6 +55,13 @@ class ComixSettings:
     finetune_vision: bool = False
     mlflow_ui: str = "http://127.0.0.1:5000"
     dagster_ui: str = "http://127.0.0.1:3000"
+    # Scale-out (`comix stack env` sets them): the executor of every job (`celery`: steps on
+    # Celery workers), the lake's URL (`s3://bucket/lake`), an MLflow server and where its
+    # artifacts go ("" with a server: wherever the server puts them).
+    executor: str = "multiprocess"
+    lake_location: str = ""
+    mlflow_tracking: str = ""
+    mlflow_artifacts_location: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ComixSettings:
@@ -85,6 +92,25 @@ class ComixSettings:
     @property
     def lake_root(self) -> Path:
         return self.home / "lake"
+
+    @property
+    def lake_url(self) -> str:
+        """The lake every process reads and writes: ``COMIX_LAKE_URL`` or the local folder."""
+        return self.lake_location or str(self.lake_root)
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow_tracking or f"sqlite:///{self.mlflow_db}"
+
+    @property
+    def mlflow_artifact_root(self) -> str:
+        if self.mlflow_artifacts_location:
+            return self.mlflow_artifacts_location
+        return (
+            ""
+            if self.mlflow_tracking.startswith(("http://", "https://"))
+            else str(self.mlflow_artifacts)
+        )
 
     @property
     def mlflow_db(self) -> Path:
@@ -198,6 +224,27 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("COMIX_MLFLOW_UI", "mlflow_ui", "base of the MLflow links in metadata and pages"),
     Variable("COMIX_DAGSTER_UI", "dagster_ui", "base of the Dagster links on the search page"),
+    Variable(
+        "COMIX_EXECUTOR",
+        "executor",
+        "`multiprocess` (one machine), `celery` (steps on `comix stack` workers) or `k8s`",
+    ),
+    Variable(
+        "COMIX_LAKE_URL",
+        "lake_location",
+        "the lake as any fsspec URL (`s3://comix/lake`); unset: `$COMIX_HOME/lake`",
+    ),
+    Variable(
+        "COMIX_MLFLOW_TRACKING_URI",
+        "mlflow_tracking",
+        "an MLflow server or database; unset: SQLite at `$COMIX_HOME/mlflow.db`",
+    ),
+    Variable(
+        "COMIX_MLFLOW_ARTIFACTS",
+        "mlflow_artifacts_location",
+        "where MLflow artifacts go (`s3://comix/mlartifacts`); unset: `$COMIX_HOME/mlartifacts`, "
+        "or the server's own choice",
+    ),
 )
 
 

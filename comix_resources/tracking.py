@@ -134,18 +134,25 @@ class Tracker:
     ``tracking_uri`` is for example ``sqlite:///$COMIX_HOME/mlflow.db`` and ``artifact_root``
     ``$COMIX_HOME/mlartifacts``. The experiment is created with that artifact location, so
     artifacts land beside the database instead of in ``./mlruns`` of whatever the cwd is.
+    ``artifact_root`` may also be an object-store URL (``s3://bucket/mlartifacts``: MLflow's S3
+    client takes its endpoint from ``MLFLOW_S3_ENDPOINT_URL`` and its keys from boto's
+    variables), or None with a tracking server, whose ``--artifacts-destination`` decides.
     """
 
     def __init__(
         self,
         tracking_uri: str,
-        artifact_root: str | Path,
+        artifact_root: str | Path | None,
         experiment: str,
         ui_base: str = DEFAULT_UI_BASE,
         serialization_format: SerializationFormat = "pt2",
     ) -> None:
         self.tracking_uri = tracking_uri
-        self.artifact_root = Path(artifact_root).expanduser().resolve()
+        self.artifact_root: Path | str | None = (
+            artifact_root
+            if artifact_root is None or "://" in str(artifact_root)
+            else Path(artifact_root).expanduser().resolve()
+        )
         self.experiment = experiment
         self.ui_base = ui_base
         self.serialization_format = serialization_format
@@ -175,16 +182,17 @@ class Tracker:
         if self._experiment_id is None:
             existing = self.client.get_experiment_by_name(self.experiment)
             if existing is None:
-                self.artifact_root.mkdir(parents=True, exist_ok=True)
+                if isinstance(self.artifact_root, Path):
+                    self.artifact_root.mkdir(parents=True, exist_ok=True)
                 self._experiment_id = self.client.create_experiment(
-                    self.experiment, artifact_location=self.artifact_root.as_uri()
+                    self.experiment, artifact_location=self.artifact_location
                 )
             else:
                 if existing.lifecycle_stage == "deleted":
                     self.client.restore_experiment(existing.experiment_id)
                 # An experiment's artifact location is fixed at creation; say so instead of
                 # silently writing somewhere the caller did not ask for.
-                if Path(existing.artifact_location.removeprefix("file://")) != self.artifact_root:
+                if self.artifact_location not in (None, existing.artifact_location):
                     logger.warning(
                         "experiment %r keeps its artifact location %s (not %s)",
                         self.experiment,
@@ -193,6 +201,13 @@ class Tracker:
                     )
                 self._experiment_id = existing.experiment_id
         return self._experiment_id
+
+    @property
+    def artifact_location(self) -> str | None:
+        """The experiment's artifact location as MLflow spells it (a URI)."""
+        if isinstance(self.artifact_root, Path):
+            return self.artifact_root.as_uri()
+        return self.artifact_root
 
     def _use_store(self) -> None:
         import mlflow

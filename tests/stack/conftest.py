@@ -1,0 +1,70 @@
+"""A real S3 server for the lake and MLflow tests: SeaweedFS (``weed mini``) on free ports in a
+folder of the test session, started once and stopped by pid."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from comix_resources.stack import servers
+from comix_resources.stack.config import DEFAULT_PORTS
+from comix_resources.stack.processes import free_port, stop
+
+BUCKET = "comix"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    key: str
+    secret: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "MLFLOW_S3_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.key,
+            "AWS_SECRET_ACCESS_KEY": self.secret,
+        }
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    taken: set[int] = set()
+    ports = {name: free_port(taken=taken) for name in DEFAULT_PORTS}
+    key, secret = f"test{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    launched = servers.start_seaweedfs(
+        folder / "data", ports, [BUCKET], key, secret, folder / "weed.log", dict(os.environ)
+    )
+    try:
+        launched.ready()
+        yield S3Server(f"http://127.0.0.1:{ports['s3']}", key, secret)
+    finally:
+        stop(launched.record)
+
+
+@pytest.fixture
+def s3(seaweedfs: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The server's endpoint and keys in boto's and MLflow's variables, as the stack sets them."""
+    for name, value in seaweedfs.environment().items():
+        monkeypatch.setenv(name, value)
+    return seaweedfs
+
+
+@pytest.fixture
+def s3_prefix(s3: S3Server) -> str:
+    """A fresh ``s3://`` folder of the test bucket."""
+    return f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"
+
+
+def local_folder(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
