@@ -12,6 +12,7 @@ from comix_resources.books import (
     book_paths_to_extract,
     build_books_table,
     failed_books,
+    mark_extraction_failures,
 )
 from comix_resources.discovery import content_digest
 from comix_resources.page_store import extract_collection
@@ -147,7 +148,8 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         "for byte from archives (PDF: the embedded full-page image, else a render), in natural "
         f"order, plus `pages.parquet`. "
         f"Lake: `{source}/<collection>/pages/<book_id>/<index>.<ext>`. "
-        "Books extracted before (same content hash) are reused, not extracted again.",
+        "Books extracted before (same content hash) are reused, not extracted again; a book "
+        "whose pages cannot be extracted is marked `error` in books.parquet with the reason.",
         check_specs=[
             dg.AssetCheckSpec(
                 PAGES_FAILURE_CHECK,
@@ -176,15 +178,18 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         )
         path = store.partition_path(source, key, "pages.parquet")
         store.write_parquet(path, table)
+        if book_failures:  # the books table must say which books gave no pages, and why
+            books_table = mark_extraction_failures(books_table, book_failures)
+            books_path = store.partition_path(source, key, "books.parquet")
+            store.write_parquet(books_path, books_table)
         ok = table.filter(pl.col("status") == "ok")
         failures = pl.concat(
             [
                 table.filter(pl.col("status") != "ok").select(
                     pl.col("page_id").alias("item"), "error"
                 ),
-                pl.DataFrame(
-                    {"item": list(book_failures), "error": list(book_failures.values())},
-                    schema={"item": pl.String, "error": pl.String},
+                books_table.filter(pl.col("book_id").is_in(list(book_failures))).select(
+                    pl.col("relative_path").alias("item"), "error"
                 ),
             ]
         )
@@ -194,6 +199,7 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
                 "pages": ok.height,
                 "books": ok["book_id"].n_unique(),
                 "books_reused": len(reused),
+                "books_failed": len(book_failures),
                 "spreads": int(ok["is_spread"].sum()),
                 "rendered_pdf_pages": int(ok["rendered"].sum()),
                 "bytes": int(ok["bytes"].sum()),

@@ -23,12 +23,15 @@ class BookFile:
     # What the catalog says (Calibre); {} for folder trees. Left out of the hash because a
     # mapping is not hashable; it still takes part in equality.
     catalog: Mapping[str, Any] = field(default_factory=lambda: EMPTY_CATALOG, hash=False)
+    # Why the source refuses to read this book (a Calibre path outside the library); the
+    # books table reports it as the book's error and nothing opens the file.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
 class Collection:
     key: str  # partition key, `[a-z0-9_-]`, from comix_resources.ids.partition_keys
-    name: str  # display name
+    name: str  # display name, valid UTF-8 (comix_resources.ids.safe_text of the folder name)
     books: tuple[BookFile, ...]  # sorted by relative_path
 
 
