@@ -54,3 +54,8 @@ def unknown_collection(source: str, key: str, known: list[str]) -> KeyError:
         f"{source}: no collection with partition key {key!r} "
         f"({len(known)} known: {preview or 'none'})"
     )
+
+
+class SourceUnavailable(Exception):
+    """A source that cannot be listed right now (a broken or locked catalog). Its discovery
+    fails with this message and is tried again later; other sources are not affected."""
