@@ -58,10 +58,13 @@ def run(
 ) -> None:
     """Discover collections like the sensors do, then materialize every partition headlessly.
 
-    Runs are recorded in the $COMIX_HOME instance, so they show in the Dagster UI.
+    Runs are recorded in the $COMIX_HOME instance, so they show in the Dagster UI. SIGTERM and
+    Ctrl-C stop it (also when started in the background) after marking the current run failed.
     """
     from comix_resources.headless import run_all
+    from comix_resources.services import stop_on_signals
 
+    stop_on_signals()
     summary = run_all(sources=source, select=select, console=console)
     table = Table(title="comix run")
     for column in ("source", "partition", "collection", "result", "assets", "checks", "seconds"):
@@ -81,6 +84,9 @@ def run(
         f"partitions: {summary.ok} ok, {summary.failed} failed; "
         f"checks: {summary.checks_passed} passed, {summary.checks_failed} failed"
     )
+    if summary.interrupted:
+        console.print(f"[red]stopped: {summary.interrupted}")
+        raise typer.Exit(130)
     if summary.failed:
         raise typer.Exit(1)
 
