@@ -204,6 +204,10 @@ def serve(
     dagster_url: Annotated[str | None, typer.Option(help="Dagster UI base for links.")] = None,
     mlflow_url: Annotated[str | None, typer.Option(help="MLflow UI base for links.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Host header to answer (repeatable, * for any); default: --host."),
+    ] = None,
 ) -> None:
     """The search page (and its JSON API, documented at /docs) over the embedding index."""
     from comix_resources.webapp.serve import serve as serve_app
@@ -216,6 +220,7 @@ def serve(
         dagster_url=dagster_url,
         mlflow_url=mlflow_url,
         log_level=log_level,
+        allowed_hosts=allowed_host or (),
     )
 
 
