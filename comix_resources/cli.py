@@ -74,7 +74,9 @@ def run(
             row.source,
             row.partition,
             row.collection,
-            "[green]ok" if row.ok else f"[red]failed: {row.error}",
+            (f"[green]ok[/green] [dim]{row.note}" if row.note else "[green]ok")
+            if row.ok
+            else f"[red]failed: {row.error}",
             str(row.assets),
             f"{row.checks_passed} passed, {row.checks_failed} failed",
             f"{row.seconds:.1f}",

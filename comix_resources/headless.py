@@ -41,6 +41,7 @@ class PartitionOutcome:
     seconds: float
     error: str = ""
     interrupted: bool = False
+    note: str = ""  # why an ok row did nothing (another run did the work)
 
 
 @dataclass
@@ -154,16 +155,20 @@ def run_all(
     from comix_resources.instance import ensure_dagster_home
     from comix_resources.sources import SourceUnavailable
 
+    started = time.time()
     settings = settings or ComixSettings.from_env()
     console = console or Console(stderr=True)
-    ensure_dagster_home(settings)
     unknown = set(sources or ()) - set(SOURCES)
     if unknown:
         raise ValueError(f"unknown source(s) {sorted(unknown)}; choose from {list(SOURCES)}")
+    leases = Leases(settings.home / "locks")
+    with leases.hold("dagster instance"):  # two runs on a new home would both create it
+        ensure_dagster_home(settings)
+        instance = dg.DagsterInstance.get()
     defs = build_definitions(settings)
     comic_sources = build_resources(settings)["sources"]
     summary = RunSummary()
-    with dg.DagsterInstance.get() as instance:
+    with instance:
         partitions: dict[str, list[Collection]] = {}
         for source in sources or SOURCES:
             comic_source = comic_sources.source(source)
@@ -187,7 +192,6 @@ def run_all(
                 instance.add_dynamic_partitions(partitions_def.name, new)
             partitions[source] = collections
         steps = plan_steps(defs, partitions, select, cross_source=not sources)
-        leases = Leases(settings.home / "locks")
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -199,7 +203,7 @@ def run_all(
             try:
                 for step in steps:
                     progress.update(task, description=f"{step.source}/{step.partition}")
-                    summary.rows.append(_leased_step(instance, leases, step, console))
+                    summary.rows.append(_leased_step(instance, leases, step, console, started))
                     progress.advance(task)
             except KeyboardInterrupt as interrupt:
                 summary.interrupted = str(interrupt) or "interrupted"
@@ -213,8 +217,11 @@ def step_key(step: Step) -> str:
 
 
 def _leased_step(
-    instance: DagsterInstance, leases: Leases, step: Step, console: Console
+    instance: DagsterInstance, leases: Leases, step: Step, console: Console, started: float
 ) -> PartitionOutcome:
+    """Run the step holding its lease, unless another ``comix run`` finished it after this one
+    started (it waited for it, or came just behind)."""
+
     def waiting(holder: dict) -> None:
         console.print(
             f"[dim]{step.source}/{step.partition} ({step.name}): held by another comix run"
@@ -222,18 +229,18 @@ def _leased_step(
         )
 
     with leases.hold(step_key(step), on_wait=waiting) as lease:
-        if lease.done_while_waiting:
+        if lease.done_since(started):
             pid = lease.previous.get("pid", "?")
             return PartitionOutcome(
                 step.source,
                 step.partition,
                 step.name,
-                True,
-                0,
-                0,
-                0,
-                0.0,
-                f"done by another comix run (pid {pid}) while this one waited",
+                ok=True,
+                assets=0,
+                checks_passed=0,
+                checks_failed=0,
+                seconds=0.0,
+                note=f"done by another comix run (pid {pid}) since this one started",
             )
         outcome = _run_step(instance, step)
         lease.ok = outcome.ok

@@ -29,20 +29,14 @@ class Lease:
 
     key: str
     waited: bool
-    wait_started: float
     previous: dict[str, Any] = field(default_factory=dict)
     ok: bool = False  # set by the holder when its work succeeded; recorded on release
 
-    @property
-    def done_while_waiting(self) -> bool:
-        """The holder this one waited for finished the same work successfully."""
+    def done_since(self, since: float) -> bool:
+        """The previous holder finished this work successfully at ``since`` or later: a run
+        that started at ``since`` and waited for it, or came just behind it, has nothing to do."""
         finished = self.previous.get("finished")
-        return (
-            self.waited
-            and bool(self.previous.get("ok"))
-            and finished is not None
-            and finished >= self.wait_started
-        )
+        return bool(self.previous.get("ok")) and finished is not None and finished >= since
 
 
 class Leases:
@@ -63,7 +57,6 @@ class Leases:
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path(key), os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            wait_started = time.time()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 waited = False
@@ -72,7 +65,7 @@ class Leases:
                     on_wait(_read(fd))
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 waited = True
-            lease = Lease(key, waited, wait_started, _read(fd))
+            lease = Lease(key, waited, _read(fd))
             record = {
                 "key": key,
                 "pid": os.getpid(),
