@@ -329,6 +329,33 @@ def bench_extract(
     _stdout().print(table)
 
 
+@bench_app.command("bounded")
+def bench_bounded(
+    workdir: Annotated[
+        Path | None, typer.Option(help="Scratch folder (default: a temp dir).")
+    ] = None,
+    baseline_pages: Annotated[
+        int, typer.Option(help="Pages the unbounded PDF baseline renders (scaled to 5,000).")
+    ] = 500,
+) -> None:
+    """Hostile inputs the limits bound (16-bit PNG bomb, 5,000-page blank PDF, a page drawing
+    a 60000x60000 image): seconds and peak memory, each against the unbounded way."""
+    import tempfile
+
+    from comix_resources.benchmarks.bounded import run_bounded_benchmark
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+        rows = run_bounded_benchmark(Path(scratch), baseline_pages=baseline_pages)
+    table = Table(title=f"comix bench bounded ({time.perf_counter() - started:.0f} s)")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[_format_cell(row.get(column)) for column in columns])
+    _stdout().print(table)
+
+
 def _stdout() -> Console:
     """Standard output; wide enough for tables when it is a file or a pipe, not a terminal."""
     output = Console()

@@ -102,8 +102,9 @@ def extract_book(
     """Rows of one book's pages and whether they were reused from an earlier extraction.
 
     ``sha256`` is the file's digest as the books step read it: the file is hashed again before
-    its pages are taken (and its size and mtime compared after), so pages never land under the
-    id of other bytes; an extraction record is reused only for the same digest and settings.
+    its pages are taken (and its size, mtime and inode compared after), so pages never land
+    under the id of other bytes; an extraction record is reused only for the same digest and
+    settings. The re-hash costs about 0.66 s per 327 MB book (``comix bench bounded``).
 
     Raises BookError when the book cannot be extracted, whatever the underlying exception
     (its type is kept in the message); errors of the lake itself (a full disk) propagate.
@@ -115,13 +116,12 @@ def extract_book(
         return manifest["pages"], True
     with _reading(book_path):
         before = _file_state(book_path)
-        if sha256 is not None:
-            actual = sha256_folder(book_path) if book_path.is_dir() else sha256_file(book_path)
-            if actual != sha256:
-                raise BookError(
-                    f"file changed since the books step (sha256 now {actual[:16]}..., catalogued"
-                    f" {sha256[:16]}...): materialize books again"
-                )
+        actual = _digest(book_path) if sha256 is not None else None
+        if actual != sha256:
+            raise BookError(
+                f"file changed since the books step (sha256 now {actual[:16]}..., catalogued"
+                f" {sha256[:16]}...): materialize books again"
+            )
     with lake.staging_dir(book_dir) as staging:
         rows = _write_pages(lake, staging, book_dir, book_id, _read_pages(book_path, limits))
         with _reading(book_path):
@@ -132,6 +132,10 @@ def extract_book(
         manifest = {"book_id": book_id, "sha256": sha256, "signature": signature, "pages": rows}
         lake.write_json(f"{staging}/{MANIFEST}", manifest)
     return rows, False
+
+
+def _digest(book_path: Path) -> str:
+    return sha256_folder(book_path) if book_path.is_dir() else sha256_file(book_path)
 
 
 def _manifest(lake: Lake, path: str) -> dict:

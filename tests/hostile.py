@@ -17,11 +17,9 @@ import io
 import os
 import re
 import shutil
-import struct
 import tarfile
 import warnings
 import zipfile
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,12 @@ from pathlib import Path
 import numpy as np
 import py7zr
 from PIL import Image
+
+from comix_resources.benchmarks.hostile_files import (
+    png_of_zeros,
+    write_blank_pdf,
+    write_pdf_drawing_huge_image,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 COLLECTION = "Hostile"
@@ -99,22 +103,6 @@ def damaged_scan_jpeg() -> bytes:
     for offset in range(start, len(good) - 100, 3):
         good[offset] = 0xFF if offset % 2 else 0xD0
     return bytes(good)
-
-
-def png(width: int, height: int, depth: int, colour: int, channels: int) -> bytes:
-    """A real PNG of zeros: tiny file, huge canvas (IDAT compressed row by row)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body))
-        return struct.pack(">I", len(body)) + kind + body + crc
-
-    row = bytes(1 + (width * channels * depth + 7) // 8)
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-    )
 
 
 # containers --------------------------------------------------------------------------------
@@ -249,42 +237,12 @@ def pdf_of_images(images: Sequence[bytes]) -> Callable:
 
 
 def blank_pdf(pages: int) -> Callable:
-    def build(path: Path) -> None:
-        import pymupdf
-
-        doc = pymupdf.open()
-        for _ in range(pages):
-            doc.new_page()
-        doc.save(path, garbage=4, deflate=True)
-
-    return build
+    return lambda path: write_blank_pdf(path, pages)
 
 
 def pdf_drawing_huge_image(path: Path, side: int = 60_000) -> None:
-    """A 1-inch page that draws a side x side 1-bit image (450 MB decoded, ~440 kB stored);
-    the second page is an ordinary scan."""
-    import pymupdf
-
-    row = bytes((side + 7) // 8)
-    compressor = zlib.compressobj(9)
-    stream = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    doc = pymupdf.open()
-    page = doc.new_page(width=72, height=72)
-    image = doc.get_new_xref()
-    doc.update_object(
-        image,
-        f"<< /Type /XObject /Subtype /Image /Width {side} /Height {side} /ColorSpace"
-        f" /DeviceGray /BitsPerComponent 1 /Filter /FlateDecode /Length {len(stream)} >>",
-    )
-    doc.update_stream(image, stream, compress=False)
-    doc.xref_set_key(page.xref, "Resources", f"<< /XObject << /Im1 {image} 0 R >> >>")
-    contents = doc.get_new_xref()
-    doc.update_object(contents, "<<>>")
-    doc.update_stream(contents, b"q 72 0 0 72 0 0 cm /Im1 Do Q")
-    doc.xref_set_key(page.xref, "Contents", f"{contents} 0 R")
-    scan = doc.new_page(width=216, height=324)
-    scan.insert_image(scan.rect, stream=jpeg(300, 450, seed=7))
-    doc.save(path)
+    """A 1-inch page drawing a side x side image, then an ordinary scan."""
+    write_pdf_drawing_huge_image(path, side, then_scan=jpeg(300, 450, seed=7))
 
 
 def encrypted_pdf(path: Path) -> None:
@@ -428,7 +386,10 @@ CASES: list[Case] = [
     Case(
         "png16-bomb.cbz",
         "12000x12000 16-bit RGBA PNG (1.1 MB)",
-        cbz([("p1.png", png(12_000, 12_000, 16, 6, 4)), ("p2.jpg", GOOD)], zipfile.ZIP_STORED),
+        cbz(
+            [("p1.png", png_of_zeros(12_000, 12_000, 16, 6, 4)), ("p2.jpg", GOOD)],
+            zipfile.ZIP_STORED,
+        ),
         pages=1,
         page_errors={
             "p1.png": r"image too large: 12000x12000 = 144000000 pixels > max_pixels 89478485"
@@ -437,7 +398,9 @@ CASES: list[Case] = [
     Case(
         "png16-heavy.cbz",
         "6000x6000 16-bit RGBA PNG: few pixels, 288 MB decoded",
-        cbz([("p1.png", png(6_000, 6_000, 16, 6, 4)), ("p2.jpg", GOOD)], zipfile.ZIP_STORED),
+        cbz(
+            [("p1.png", png_of_zeros(6_000, 6_000, 16, 6, 4)), ("p2.jpg", GOOD)], zipfile.ZIP_STORED
+        ),
         pages=1,
         page_errors={
             "p1.png": r"too large to decode: 6000x6000 x 8 bytes per pixel = 288000000 bytes"
@@ -546,8 +509,8 @@ CASES: list[Case] = [
                 ("p1.jpg", GOOD),
                 ("p2.jpg", bytes(range(256)) * 8),
                 ("p3.jpg", GOOD[:-200]),
-                ("p4.png", png(20_000, 20_000, 1, 0, 1)),
-                ("p5.png", png(30, 20, 8, 2, 3)[:-12]),
+                ("p4.png", png_of_zeros(20_000, 20_000, 1, 0, 1)),
+                ("p5.png", png_of_zeros(30, 20, 8, 2, 3)[:-12]),
             ]
         ),
         pages=1,

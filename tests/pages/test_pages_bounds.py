@@ -10,6 +10,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from comix_resources.benchmarks.hostile_files import png_of_zeros
 from comix_resources.errors import BookError, UnsafeArchiveError
 from comix_resources.pages import ExtractionLimits, inspect_book, iter_pages
 from comix_resources.pages.archives import Member, check_read
@@ -20,7 +21,6 @@ from tests.hostile import (
     corrupt_7z,
     jpeg,
     pdf_drawing_huge_image,
-    png,
     tar_with,
 )
 
@@ -78,7 +78,7 @@ def test_a_7z_with_corrupt_lzma_data_is_a_book_error(tmp_path: Path) -> None:
 def test_png_layout_from_the_header(
     width: int, height: int, depth: int, colour: int, channels: int, layout: tuple
 ) -> None:
-    assert image_layout("png", png(width, height, depth, colour, channels)) == layout
+    assert image_layout("png", png_of_zeros(width, height, depth, colour, channels)) == layout
 
 
 def test_jpeg_layout_counts_components() -> None:
@@ -86,14 +86,14 @@ def test_jpeg_layout_counts_components() -> None:
 
 
 def test_decoded_bytes_bound_a_page_that_has_few_pixels() -> None:
-    sixteen_bit = png(2000, 1000, 16, 6, 4)  # 2 M pixels, 16 MB decoded
+    sixteen_bit = png_of_zeros(2000, 1000, 16, 6, 4)  # 2 M pixels, 16 MB decoded
     limits = ExtractionLimits(max_decoded_bytes=10_000_000)
     page = page_from_bytes(0, "p1.png", sixteen_bit, limits)
     assert page.data is None and page.error == (
         "image too large to decode: 2000x1000 x 8 bytes per pixel = 16000000 bytes"
         " > max_decoded_bytes 10000000"
     )
-    assert page_from_bytes(0, "p1.png", png(2000, 1000, 8, 2, 3), limits).error is None
+    assert page_from_bytes(0, "p1.png", png_of_zeros(2000, 1000, 8, 2, 3), limits).error is None
 
 
 def test_the_default_pixel_limit_is_pillows_guard() -> None:
