@@ -320,13 +320,7 @@ def bench_extract(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:
         rows = run_extract_benchmark(Path(scratch), pages=pages)
-    table = Table(title=f"comix bench extract ({time.perf_counter() - started:.0f} s)")
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[_format_cell(row.get(column)) for column in columns])
-    _stdout().print(table)
+    _print_rows(f"comix bench extract ({time.perf_counter() - started:.0f} s)", rows)
 
 
 @bench_app.command("bounded")
@@ -347,7 +341,12 @@ def bench_bounded(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:
         rows = run_bounded_benchmark(Path(scratch), baseline_pages=baseline_pages)
-    table = Table(title=f"comix bench bounded ({time.perf_counter() - started:.0f} s)")
+    _print_rows(f"comix bench bounded ({time.perf_counter() - started:.0f} s)", rows)
+
+
+def _print_rows(title: str, rows: list[dict]) -> None:
+    """Benchmark rows as a table on standard output, one column per key."""
+    table = Table(title=title)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for column in columns:
         table.add_column(column)
