@@ -100,3 +100,21 @@ def test_extraction_failures_turn_ok_books_into_errors() -> None:
         "pages could not be extracted: corrupt zip entry 'p2.jpg': Bad CRC-32",
         "zero-byte file",
     ]
+
+
+def test_a_book_the_source_refuses_is_an_error_row_and_is_never_opened(tmp_path: Path) -> None:
+    from comix_resources.books import catalog_book
+    from comix_resources.sources import BookFile, Collection
+
+    outside = tmp_path / "outside.cbz"  # a real comic, but out of the library
+    cbz([("p1.jpg", jpeg())])(outside)
+    refused = BookFile(
+        outside, "../outside.cbz", "cbz", 0, 0, problem="path outside the Calibre library: 'x'"
+    )
+    cache = FingerprintCache(tmp_path / "fingerprints.sqlite")
+    row = catalog_book(
+        "calibre", Collection("c", "C", (refused,)), refused, cache, ExtractionLimits()
+    )
+    assert row["status"] == "error" and row["error"] == "path outside the Calibre library: 'x'"
+    assert row["sha256"] is None and row["book_id"].startswith("error-")
+    assert cache.cached_sha256(outside, 0, 0) is None  # not even hashed

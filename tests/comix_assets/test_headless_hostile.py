@@ -80,6 +80,27 @@ def test_the_discovery_sensor_skips_a_broken_database_and_retries(
         assert isinstance(result, dg.SensorResult) and len(result.run_requests) == 2
 
 
+def test_the_discovery_sensor_takes_names_that_are_not_utf8(
+    comix_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = small_tree(tmp_path / "darkhorse")
+    odd = root / os.fsdecode(b"Bad \xff folder")
+    odd.mkdir()
+    cbz([("p1.jpg", drawn_page(1))])(odd / os.fsdecode(b"\xfe.cbz"))
+    monkeypatch.setenv("COMIX_DARKHORSE_ROOT", str(root))
+    settings = ComixSettings.from_env()
+    sensor = build_definitions(settings).resolve_sensor_def("darkhorse_discovery")
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, cursor=None, resources=build_resources(settings)
+        )
+        result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        requests = {r.partition_key: r.tags["comix/collection"] for r in result.run_requests}
+        assert requests["bad-xff-folder"] == "Bad \\xff folder"
+        assert len(requests) == 3
+
+
 def comix_run(home: Path, env: dict[str, str], select: str, log: Path) -> subprocess.Popen:
     def background() -> None:
         # What `comix run &` from a script inherits: SIGINT ignored.
