@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from comix_resources.books import failed_books
+from comix_resources.books import EXTRACTION_FAILED, failed_books
 from comix_resources.expectations import (
     PreparedSuite,
     SuiteOutcome,
@@ -96,19 +96,17 @@ def _books_failures(lake: Lake, source: str, key: str) -> tuple[pl.DataFrame, in
 
 
 def _pages_failures(lake: Lake, source: str, key: str) -> tuple[pl.DataFrame, int]:
-    """Pages that failed, and readable books that gave no page at all (extraction failed)."""
+    """Pages that failed, and books the pages step could not extract at all (it marks them in
+    the books table with the reason)."""
     pages = PAGES.read(lake, source, key)
-    books = BOOKS.read(lake, source, key).filter(pl.col("status") == "ok")
+    books = BOOKS.read(lake, source, key)
     failed_pages = pages.filter(pl.col("status") != "ok").select(
         pl.col("page_id").alias("item"), "error"
     )
-    extracted = set(pages["book_id"].to_list())
-    lost = books.filter(~pl.col("book_id").is_in(extracted)).select(
-        pl.col("relative_path").alias("item"),
-        pl.lit("no page extracted (the pages run log names the reason)").alias("error"),
+    unextracted = books.filter(pl.col("error").str.starts_with(EXTRACTION_FAILED)).select(
+        pl.col("relative_path").alias("item"), "error"
     )
-    failures = pl.concat([failed_pages, lost])
-    return failures, pages.height + lost.height
+    return pl.concat([failed_pages, unextracted]), pages.height + unextracted.height
 
 
 SOURCE_CHECKS: tuple[SuiteCheck | FailureRateCheck, ...] = (

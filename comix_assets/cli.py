@@ -61,10 +61,13 @@ def run(
 ) -> None:
     """Discover collections like the sensors do, then materialize every partition headlessly.
 
-    Runs are recorded in the $COMIX_HOME instance, so they show in the Dagster UI.
+    Runs are recorded in the $COMIX_HOME instance, so they show in the Dagster UI. SIGTERM and
+    Ctrl-C stop it (also when started in the background) after marking the current run failed.
     """
     from comix_assets.headless import run_all
+    from comix_resources.services import stop_on_signals
 
+    stop_on_signals()
     summary = run_all(sources=source, select=select, console=console)
     table = Table(title="comix run")
     for column in ("source", "partition", "collection", "result", "assets", "checks", "seconds"):
@@ -74,7 +77,9 @@ def run(
             row.source,
             row.partition,
             row.collection,
-            "[green]ok" if row.ok else f"[red]failed: {row.error}",
+            (f"[green]ok[/green] [dim]{row.note}" if row.note else "[green]ok")
+            if row.ok
+            else f"[red]failed: {row.error}",
             str(row.assets),
             f"{row.checks_passed} passed, {row.checks_failed} failed",
             f"{row.seconds:.1f}",
@@ -84,6 +89,9 @@ def run(
         f"partitions: {summary.ok} ok, {summary.failed} failed; "
         f"checks: {summary.checks_passed} passed, {summary.checks_failed} failed"
     )
+    if summary.interrupted:
+        console.print(f"[red]stopped: {summary.interrupted}")
+        raise typer.Exit(130)
     if summary.failed:
         raise typer.Exit(1)
 
@@ -201,6 +209,10 @@ def serve(
     dagster_url: Annotated[str | None, typer.Option(help="Dagster UI base for links.")] = None,
     mlflow_url: Annotated[str | None, typer.Option(help="MLflow UI base for links.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Host header to answer (repeatable, * for any); default: --host."),
+    ] = None,
 ) -> None:
     """The search page (and its JSON API, documented at /docs) over the embedding index."""
     from comix_resources.webapp.serve import serve as serve_app
@@ -213,6 +225,7 @@ def serve(
         dagster_url=dagster_url,
         mlflow_url=mlflow_url,
         log_level=log_level,
+        allowed_hosts=allowed_host or (),
     )
 
 
@@ -359,7 +372,33 @@ def bench_extract(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:
         rows = run_extract_benchmark(Path(scratch), pages=pages)
-    table = Table(title=f"comix bench extract ({time.perf_counter() - started:.0f} s)")
+    _print_rows(f"comix bench extract ({time.perf_counter() - started:.0f} s)", rows)
+
+
+@bench_app.command("bounded")
+def bench_bounded(
+    workdir: Annotated[
+        Path | None, typer.Option(help="Scratch folder (default: a temp dir).")
+    ] = None,
+    baseline_pages: Annotated[
+        int, typer.Option(help="Pages the unbounded PDF baseline renders (scaled to 5,000).")
+    ] = 500,
+) -> None:
+    """Hostile inputs the limits bound (16-bit PNG bomb, 5,000-page blank PDF, a page drawing
+    a 60000x60000 image): seconds and peak memory, each against the unbounded way."""
+    import tempfile
+
+    from comix_resources.benchmarks.bounded import run_bounded_benchmark
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+        rows = run_bounded_benchmark(Path(scratch), baseline_pages=baseline_pages)
+    _print_rows(f"comix bench bounded ({time.perf_counter() - started:.0f} s)", rows)
+
+
+def _print_rows(title: str, rows: list[dict]) -> None:
+    """Benchmark rows as a table on standard output, one column per key."""
+    table = Table(title=title)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for column in columns:
         table.add_column(column)

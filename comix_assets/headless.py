@@ -1,7 +1,10 @@
 """``comix run``: discover, add partitions and materialize every partition without the UI.
 
 Runs go through the collection jobs of the code location and are recorded in the persistent
-``$COMIX_HOME`` instance, so they show in the Dagster UI like sensor-launched runs.
+``$COMIX_HOME`` instance, so they show in the Dagster UI like sensor-launched runs. Each step
+holds a lease (``comix_resources.leases``): a second ``comix run`` on the same home waits for
+the step the first is running and skips it when the first finished it. A source that cannot
+be listed (a broken or locked Calibre database) is a failed row; the other sources go on.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from comix_resources.leases import Leases
 from comix_resources.settings import ComixSettings
 from comix_resources.sources.registry import SOURCES
 
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
 
     from comix_resources.sources import Collection
 
+INTERRUPTED_ERRORS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -36,11 +41,14 @@ class PartitionOutcome:
     checks_failed: int
     seconds: float
     error: str = ""
+    interrupted: bool = False
+    note: str = ""  # why an ok row did nothing (another run did the work)
 
 
 @dataclass
 class RunSummary:
     rows: list[PartitionOutcome] = field(default_factory=list)
+    interrupted: str = ""  # why the run stopped early (a signal), else empty
 
     @property
     def ok(self) -> int:
@@ -147,17 +155,22 @@ def run_all(
     from comix_assets.definitions import build_definitions, build_resources
     from comix_assets.partitions import COLLECTION_PARTITIONS
     from comix_resources.instance import ensure_dagster_home
+    from comix_resources.sources import SourceUnavailable
 
+    started = time.time()
     settings = settings or ComixSettings.from_env()
     console = console or Console(stderr=True)
-    ensure_dagster_home(settings)
     unknown = set(sources or ()) - set(SOURCES)
     if unknown:
         raise ValueError(f"unknown source(s) {sorted(unknown)}; choose from {list(SOURCES)}")
+    leases = Leases(settings.home / "locks")
+    with leases.hold("dagster instance"):  # two runs on a new home would both create it
+        ensure_dagster_home(settings)
+        instance = dg.DagsterInstance.get()
     defs = build_definitions(settings)
     comic_sources = build_resources(settings)["sources"]
     summary = RunSummary()
-    with dg.DagsterInstance.get() as instance:
+    with instance:
         partitions: dict[str, list[Collection]] = {}
         for source in sources or SOURCES:
             comic_source = comic_sources.source(source)
@@ -166,7 +179,14 @@ def run_all(
                     f"[dim]{source}: {comic_sources.root_variable(source)} not set, skipped"
                 )
                 continue
-            collections = comic_source.collections()
+            try:
+                collections = comic_source.collections()
+            except SourceUnavailable as error:
+                console.print(f"[red]{error}")
+                summary.rows.append(
+                    PartitionOutcome(source, "-", "discovery", False, 0, 0, 0, 0.0, str(error))
+                )
+                continue
             partitions_def = COLLECTION_PARTITIONS[source]
             known = set(instance.get_dynamic_partitions(partitions_def.name))
             new = [c.key for c in collections if c.key not in known]
@@ -182,11 +202,54 @@ def run_all(
             console=console,
         ) as progress:
             task = progress.add_task("materializing", total=len(steps))
-            for step in steps:
-                progress.update(task, description=f"{step.source}/{step.partition}")
-                summary.rows.append(_run_step(instance, step))
-                progress.advance(task)
+            try:
+                for step in steps:
+                    progress.update(task, description=f"{step.source}/{step.partition}")
+                    summary.rows.append(_leased_step(instance, leases, step, console, started))
+                    progress.advance(task)
+            except KeyboardInterrupt as interrupt:
+                summary.interrupted = str(interrupt) or "interrupted"
     return summary
+
+
+def step_key(step: Step) -> str:
+    """What a lease is taken on: the job, the partition and the assets of one run."""
+    keys = ",".join(sorted("/".join(key.path) for key in step.keys))
+    return f"{step.job.name}/{step.partition_key or '-'}/{keys}"
+
+
+def _leased_step(
+    instance: DagsterInstance, leases: Leases, step: Step, console: Console, started: float
+) -> PartitionOutcome:
+    """Run the step holding its lease, unless another ``comix run`` finished it after this one
+    started (it waited for it, or came just behind)."""
+
+    def waiting(holder: dict) -> None:
+        console.print(
+            f"[dim]{step.source}/{step.partition} ({step.name}): held by another comix run"
+            f" (pid {holder.get('pid', '?')}); waiting"
+        )
+
+    with leases.hold(step_key(step), on_wait=waiting) as lease:
+        if lease.done_since(started):
+            pid = lease.previous.get("pid", "?")
+            return PartitionOutcome(
+                step.source,
+                step.partition,
+                step.name,
+                ok=True,
+                assets=0,
+                checks_passed=0,
+                checks_failed=0,
+                seconds=0.0,
+                note=f"done by another comix run (pid {pid}) since this one started",
+            )
+        outcome = _run_step(instance, step)
+        lease.ok = outcome.ok
+    if outcome.interrupted:
+        # Dagster turns SIGINT/SIGTERM into a failed step; the user asked the whole run to stop.
+        raise KeyboardInterrupt(f"interrupted during {step.source}/{step.partition} ({step.name})")
+    return outcome
 
 
 def _run_step(instance: DagsterInstance, step: Step) -> PartitionOutcome:
@@ -208,12 +271,16 @@ def _outcome(
     evaluations = result.get_asset_check_evaluations()
     failure = next((event for event in result.all_events if event.is_step_failure), None)
     error = ""
+    interrupted = False
     if failure is not None and failure.step_failure_data is not None:
         # The step error wraps the asset's own exception: report the innermost cause.
         cause = failure.step_failure_data.error
+        interrupted = cause.cls_name in INTERRUPTED_ERRORS
         while cause.cause is not None:
             cause = cause.cause
-        error = f"{failure.step_key}: {cause.message.strip().splitlines()[0]}"
+            interrupted = interrupted or cause.cls_name in INTERRUPTED_ERRORS
+        message = cause.message.strip().splitlines()
+        error = f"{failure.step_key}: {message[0] if message else cause.cls_name}"
     return PartitionOutcome(
         source=source,
         partition=partition,
@@ -224,4 +291,5 @@ def _outcome(
         checks_failed=sum(not e.passed for e in evaluations),
         seconds=time.perf_counter() - started,
         error=error,
+        interrupted=interrupted,
     )

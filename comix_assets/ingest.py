@@ -9,7 +9,12 @@ import polars as pl
 
 from comix_assets.common import CONTENT_DIGEST, OWNERS, resolve_collection
 from comix_assets.partitions import COLLECTION_PARTITIONS
-from comix_resources.books import STATUS_OK, book_paths_to_extract, build_books_table
+from comix_resources.books import (
+    STATUS_OK,
+    book_paths_to_extract,
+    build_books_table,
+    mark_extraction_failures,
+)
 from comix_resources.discovery import content_digest
 from comix_resources.page_store import extract_collection
 from comix_resources.previews import markdown_image, markdown_table, thumbnail_grid_png
@@ -105,7 +110,8 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         "for byte from archives (PDF: the embedded full-page image, else a render), in natural "
         f"order, plus `{PAGES.file}`. "
         f"Lake: `{source}/<collection>/{PAGE_IMAGES.file}/<book_id>/<index>.<ext>`. "
-        "Books extracted before (same content hash) are reused, not extracted again.",
+        "Books extracted before (same content hash) are reused, not extracted again; a book "
+        f"whose pages cannot be extracted is marked `error` in `{BOOKS.file}` with the reason.",
     )
     def pages(
         context: dg.AssetExecutionContext,
@@ -123,6 +129,8 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
             on_book=lambda book_id, was_reused: reused.append(book_id) if was_reused else None,
         )
         path = PAGES.write(store, table, source, key)
+        if book_failures:  # the books table must say which books gave no pages, and why
+            BOOKS.write(store, mark_extraction_failures(books_table, book_failures), source, key)
         for book_id, reason in sorted(book_failures.items()):
             context.log.warning(f"book {book_id}: no page extracted: {reason}")
         ok = table.filter(pl.col("status") == "ok")

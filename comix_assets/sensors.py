@@ -16,7 +16,7 @@ from comix_resources.discovery import (
 )
 from comix_resources.fingerprints import FingerprintCache
 from comix_resources.resources import ComicSourcesResource
-from comix_resources.sources import ComicSource
+from comix_resources.sources import ComicSource, SourceUnavailable
 
 
 def _load_cursor(cursor: str | None) -> dict[str, CollectionState]:
@@ -70,7 +70,9 @@ def build_discovery_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Finds new {source} collections and new or changed books (size and mtime "
         "first, then content hash), adds the collections as partitions and runs the collection "
-        "job for each one that changed. Nothing runs when nothing changed.",
+        "job for each one that changed. Nothing runs when nothing changed. A source that "
+        "cannot be read (a broken or locked Calibre database) skips this tick with the reason "
+        "and is read again at the next.",
     )
     def discovery(
         context: dg.SensorEvaluationContext, sources: ComicSourcesResource
@@ -80,15 +82,20 @@ def build_discovery_sensor(
             return dg.SkipReason(f"{sources.root_variable(source)} is not set")
         previous = _load_cursor(context.cursor)
         fingerprints = sources.fingerprints()
-        changes, states = detect_changes(comic_source, previous, fingerprints)
         known = set(context.instance.get_dynamic_partitions(partitions.name))
+        try:
+            changes, states = detect_changes(comic_source, previous, fingerprints)
+            done = [
+                c
+                for c in changes
+                if c.key in known and _materialized(context, source, comic_source, fingerprints, c)
+            ]
+        except SourceUnavailable as error:
+            # The cursor stays as it was, so the next tick looks at everything again.
+            context.log.warning(str(error))
+            return dg.SkipReason(str(error))
         new_keys = sorted({c.key for c in changes} - known)
         cursor = _dump_cursor(states)
-        done = [
-            c
-            for c in changes
-            if c.key in known and _materialized(context, source, comic_source, fingerprints, c)
-        ]
         changes = [c for c in changes if c not in done]
         for change in done:
             context.log.info(f"{change.key}: already materialized from this content, no run")

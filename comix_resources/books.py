@@ -6,17 +6,22 @@ file never stops its collection and the books check can report the failure rate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
-from comix_resources.errors import BookError
+from comix_resources.errors import BookError, describe_failure
 from comix_resources.fingerprints import FingerprintCache
-from comix_resources.ids import book_id_from_sha256, short_hash
+from comix_resources.ids import book_id_from_sha256, safe_text, short_hash
 from comix_resources.pages import ExtractionLimits, inspect_book
 from comix_resources.sources import BookFile, Collection, read_comic_metadata
 from comix_resources.tables import BOOKS
+
+log = logging.getLogger(__name__)
 
 BOOKS_SCHEMA = BOOKS.schema
 STATUS_OK = "ok"
@@ -31,49 +36,67 @@ def catalog_book(
     fingerprints: FingerprintCache,
     limits: ExtractionLimits,
 ) -> dict[str, object]:
-    """One row of the books table. Never raises for a bad file: the reason goes to ``error``."""
-    row: dict[str, object] = dict.fromkeys(BOOKS_SCHEMA)
-    row.update(
+    """One row of the books table. Never raises for a bad file: the reason goes to ``error``.
+
+    This is the book's boundary: an unexpected exception (a library's own error type, a value
+    the table cannot hold) becomes the row's error with its type, like the expected ones.
+    """
+    base: dict[str, object] = dict.fromkeys(BOOKS_SCHEMA)
+    base.update(
         source=source,
         collection=collection.key,
-        path=str(book.path),
-        relative_path=book.relative_path,
+        path=safe_text(str(book.path)),
+        raw_path=os.fsencode(book.path),
+        relative_path=safe_text(book.relative_path),
         format=book.format,
         bytes=book.size,
         calibre_id=book.catalog.get("calibre_id"),
         authors=[],
         status=STATUS_ERROR,
     )
+    found: dict[str, object] = {}
     try:
+        if book.problem:
+            raise BookError(book.problem)
         if not book.path.exists():
             raise BookError("file missing (listed in the catalog but not on disk)")
         sha256 = fingerprints.sha256(book.path, book.size, book.mtime_ns)
-        row.update(sha256=sha256, book_id=book_id_from_sha256(sha256))
+        found.update(sha256=sha256, book_id=book_id_from_sha256(sha256))
         inspection = inspect_book(book.path, limits)
-        row.update(container=inspection.container, page_count=inspection.page_count)
-    except BookError as error:
-        row["error"] = str(error)
+        metadata = read_comic_metadata(book)
+        row = {
+            **base,
+            **found,
+            "container": inspection.container,
+            "page_count": inspection.page_count,
+            "title": metadata.title,
+            "series": metadata.series,
+            "issue": metadata.issue,
+            "publisher": metadata.publisher,
+            "year": metadata.year,
+            "authors": list(metadata.authors),
+            "metadata_origin": metadata.origin,
+            "status": STATUS_OK,
+        }
+        pl.DataFrame([row], schema=BOOKS_SCHEMA, orient="row")  # the table can hold it
         return row
     except OSError as error:
-        row["error"] = f"cannot read file: {error.strerror or error}"
-        return row
-    metadata = read_comic_metadata(book)
-    row.update(
-        title=metadata.title,
-        series=metadata.series,
-        issue=metadata.issue,
-        publisher=metadata.publisher,
-        year=metadata.year,
-        authors=list(metadata.authors),
-        metadata_origin=metadata.origin,
-        status=STATUS_OK,
-    )
-    return row
+        reason = f"cannot read file: {error.strerror or error}"
+    except Exception as error:
+        if not isinstance(error, BookError):
+            log.warning("%s: unexpected error reading %s", source, base["path"], exc_info=True)
+        reason = describe_failure(error)
+    return {
+        **base,
+        **found,
+        "book_id": found.get("book_id") or _fallback_book_id(book),
+        "error": reason,
+    }
 
 
-def _fallback_book_id(row: dict[str, object]) -> str:
+def _fallback_book_id(book: BookFile) -> str:
     # Unreadable files have no content hash; their id only has to be unique within the table.
-    return f"error-{short_hash(str(row['relative_path']), 10)}"
+    return f"error-{short_hash(book.relative_path, 10)}"
 
 
 def build_books_table(
@@ -88,9 +111,6 @@ def books_frame(rows: Sequence[dict[str, object]]) -> pl.DataFrame:
     """Rows sorted by relative path; a second copy of the same bytes is marked ``duplicate``."""
     first_path_by_id: dict[str, str] = {}
     for row in sorted(rows, key=lambda r: str(r["relative_path"])):
-        if row["book_id"] is None:
-            row["book_id"] = _fallback_book_id(row)
-            continue
         book_id = str(row["book_id"])
         if book_id in first_path_by_id:
             row.update(
@@ -108,6 +128,41 @@ def failed_books(books: pl.DataFrame) -> pl.DataFrame:
     return books.filter(pl.col("status") == STATUS_ERROR).select("relative_path", "format", "error")
 
 
-def book_paths_to_extract(books: pl.DataFrame) -> list[tuple[str, Path]]:
+# How a book that the books step listed but the pages step could not extract says why.
+EXTRACTION_FAILED = "pages could not be extracted: "
+
+
+def mark_extraction_failures(books: pl.DataFrame, failures: Mapping[str, str]) -> pl.DataFrame:
+    """The books table with the books whose pages could not be extracted turned to ``error``
+    (a corrupt stream, a bad CRC, a bomb found while reading): listing them was not enough."""
+    if not failures:
+        return books
+    failed = pl.DataFrame(
+        {"book_id": list(failures), "extraction_error": list(failures.values())},
+        schema={"book_id": pl.String, "extraction_error": pl.String},
+    )
+    is_failed = pl.col("extraction_error").is_not_null() & (pl.col("status") == STATUS_OK)
+    return (
+        books.join(failed, on="book_id", how="left", maintain_order="left")
+        .with_columns(
+            status=pl.when(is_failed).then(pl.lit(STATUS_ERROR)).otherwise(pl.col("status")),
+            error=pl.when(is_failed)
+            .then(pl.lit(EXTRACTION_FAILED) + pl.col("extraction_error"))
+            .otherwise(pl.col("error")),
+        )
+        .drop("extraction_error")
+    )
+
+
+class BookToExtract(NamedTuple):
+    book_id: str
+    path: Path
+    sha256: str  # what the books step read: extraction checks the file still has these bytes
+
+
+def book_paths_to_extract(books: pl.DataFrame) -> list[BookToExtract]:
     ok = books.filter(pl.col("status") == STATUS_OK)
-    return [(row["book_id"], Path(row["path"])) for row in ok.iter_rows(named=True)]
+    return [
+        BookToExtract(row["book_id"], Path(os.fsdecode(row["raw_path"])), row["sha256"])
+        for row in ok.iter_rows(named=True)
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from comix_resources.fingerprints import FingerprintCache
-from comix_resources.ids import sha256_bytes
+from comix_resources.ids import sha256_text
 from comix_resources.sources import Collection, ComicSource
 
 
@@ -31,7 +31,7 @@ class CollectionChange:
 
 def stat_digest(collection: Collection) -> str:
     lines = [f"{b.relative_path}\t{b.size}\t{b.mtime_ns}" for b in collection.books]
-    return sha256_bytes("\n".join(lines).encode())[:16]
+    return sha256_text("\n".join(lines))[:16]
 
 
 def content_digest(
@@ -50,7 +50,7 @@ def content_digest(
             except OSError:
                 content = f"unreadable:{book.size}:{book.mtime_ns}"
         lines.append(f"{book.relative_path}\t{content}")
-    return sha256_bytes("\n".join(lines).encode())[:16]
+    return sha256_text("\n".join(lines))[:16]
 
 
 def detect_changes(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from comix_resources.ids import sha256_bytes, sha256_file
+from comix_resources.ids import raw_bytes, sha256_file, sha256_text
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fingerprints (
@@ -27,7 +27,18 @@ def sha256_folder(folder: Path) -> str:
     parts = []
     for child in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         parts.append(f"{child.name}:{sha256_file(child)}")
-    return sha256_bytes("\n".join(parts).encode())
+    return sha256_text("\n".join(parts))
+
+
+def _key(path: Path) -> str | bytes:
+    """The cache key of a path: its text, or its exact bytes when the name is not UTF-8
+    (SQLite stores text as UTF-8; a BLOB never equals a TEXT, so keys cannot collide)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return raw_bytes(text)
+    return text
 
 
 class FingerprintCache:
@@ -43,14 +54,14 @@ class FingerprintCache:
     def cached_sha256(self, path: Path, size: int, mtime_ns: int) -> str | None:
         """The digest if this exact (size, mtime) was hashed before, without reading the file."""
         row = self._connection.execute(
-            "SELECT size, mtime_ns, sha256 FROM fingerprints WHERE path = ?", (str(path),)
+            "SELECT size, mtime_ns, sha256 FROM fingerprints WHERE path = ?", (_key(path),)
         ).fetchone()
         if row is not None and row[0] == size and row[1] == mtime_ns:
             return row[2]
         return None
 
     def sha256(self, path: Path, size: int, mtime_ns: int) -> str:
-        key = str(path)
+        key = _key(path)
         if (cached := self.cached_sha256(path, size, mtime_ns)) is not None:
             return cached
         digest = sha256_folder(path) if path.is_dir() else sha256_file(path)

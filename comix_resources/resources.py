@@ -71,9 +71,12 @@ class PageExtractionResource(dg.ConfigurableResource):
     max_total_bytes: int = ExtractionLimits.max_total_bytes
     max_entry_bytes: int = ExtractionLimits.max_entry_bytes
     max_entries: int = ExtractionLimits.max_entries
+    max_pages: int = ExtractionLimits.max_pages
     max_pixels: int = ExtractionLimits.max_pixels
+    max_decoded_bytes: int = ExtractionLimits.max_decoded_bytes
     max_compression_ratio: float = ExtractionLimits.max_compression_ratio
     pdf_dpi: int = ExtractionLimits.pdf_dpi
+    max_rendered_pixels: int = ExtractionLimits.max_rendered_pixels
     warn_failure_rate: float = 0.10
 
     def limits(self) -> ExtractionLimits:
@@ -81,9 +84,12 @@ class PageExtractionResource(dg.ConfigurableResource):
             max_total_bytes=self.max_total_bytes,
             max_entry_bytes=self.max_entry_bytes,
             max_entries=self.max_entries,
+            max_pages=self.max_pages,
             max_pixels=self.max_pixels,
+            max_decoded_bytes=self.max_decoded_bytes,
             max_compression_ratio=self.max_compression_ratio,
             pdf_dpi=self.pdf_dpi,
+            max_rendered_pixels=self.max_rendered_pixels,
         )
 
 

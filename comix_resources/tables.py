@@ -127,7 +127,8 @@ BOOKS = LakeTable(
         "book_id": pl.String(),
         "source": pl.String(),
         "collection": pl.String(),
-        "path": pl.String(),
+        "path": pl.String(),  # for people: undecodable bytes of a name shown as \\xNN
+        "raw_path": pl.Binary(),  # the exact file name bytes, which is what gets opened
         "relative_path": pl.String(),
         "format": pl.String(),
         "container": pl.String(),

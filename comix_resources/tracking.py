@@ -28,9 +28,11 @@ model loads without importing the class that defined it. The price: a loaded ``p
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import re
+import socket
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +62,32 @@ _SECRET_VALUE = re.compile(
 )
 # MLflow rejects param values over 6000 characters (the whole batch fails); shorten instead.
 _MAX_PARAM_CHARS = 6000
+# Which process a run belongs to, "<host>/<pid>/<process start time>": a RUNNING run whose
+# process is gone was killed (kill -9, a lost machine) and is closed as KILLED.
+PROCESS_TAG = "comix.process"
+
+
+def this_process() -> str:
+    import psutil
+
+    process = psutil.Process()
+    return f"{socket.gethostname()}/{process.pid}/{process.create_time():.3f}"
+
+
+def process_is_gone(tag: str) -> bool:
+    """True when the process a ``PROCESS_TAG`` names has ended (on this host; a run of another
+    host is never judged from here). A reused pid is told apart by its start time."""
+    import psutil
+
+    try:
+        host, pid, started = tag.rsplit("/", 2)
+        if host != socket.gethostname():
+            return False
+        return abs(psutil.Process(int(pid)).create_time() - float(started)) > 0.01
+    except psutil.NoSuchProcess:
+        return True
+    except (ValueError, psutil.Error):
+        return False
 
 
 def is_secret_key(key: str) -> bool:
@@ -224,18 +252,37 @@ class Tracker:
         """A run of this experiment, active for the ``with`` body; yields its run id.
 
         A run left by an exception is marked FAILED (MLflow's context manager does that), so a
-        crashed training shows up as such in the UI.
+        crashed training shows up as such in the UI; runs of this experiment left RUNNING by a
+        killed process are closed as KILLED first (``close_abandoned_runs``).
         """
         import mlflow
 
         experiment_id = self.experiment_id
+        self.close_abandoned_runs()
         self._use_store()
         with mlflow.start_run(
             experiment_id=experiment_id,
             run_name=run_name,
-            tags=redact_params(tags or {}),
+            tags={**redact_params(tags or {}), PROCESS_TAG: this_process()},
         ) as run:
             yield run.info.run_id
+
+    def close_abandoned_runs(self) -> list[str]:
+        """Mark KILLED the RUNNING runs of this experiment whose process has ended; returns
+        their ids. A run of a live process (another training right now) is left alone."""
+        closed = []
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+        )
+        for run in runs:
+            tag = run.data.tags.get(PROCESS_TAG)
+            if tag and process_is_gone(tag):
+                self.client.set_terminated(run.info.run_id, status="KILLED")
+                closed.append(run.info.run_id)
+                logger.warning(
+                    "MLflow run %s: its process %s is gone; marked KILLED", run.info.run_id, tag
+                )
+        return closed
 
     def _active_run_id(self) -> str:
         import mlflow
@@ -321,6 +368,32 @@ class Tracker:
 
     def set_version_tag(self, model_name: str, version: int | str, key: str, value: str) -> None:
         self.client.set_model_version_tag(model_name, str(version), key, value)
+
+    def log_json(self, payload: Any, artifact_file: str) -> None:
+        """A JSON artifact of the active run."""
+        self.client.log_text(
+            self._active_run_id(), json.dumps(payload, sort_keys=True), artifact_file
+        )
+
+    def load_json(self, run_id: str, artifact_file: str) -> Any:
+        with tempfile.TemporaryDirectory() as folder:
+            return json.loads(self.download_artifacts(run_id, artifact_file, folder).read_text())
+
+    def finished_version_with_tag(self, model_name: str, key: str, value: str) -> int | None:
+        """The newest version tagged ``key=value`` whose run finished (a version registered by
+        a run that was then killed is not trusted), or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name = '{model_name}'", max_results=1000)
+        except MlflowException:
+            return None
+        for version in sorted(found, key=lambda v: int(v.version), reverse=True):
+            if version.tags.get(key) != value or not version.run_id:
+                continue
+            if self.client.get_run(version.run_id).info.status == "FINISHED":
+                return int(version.version)
+        return None
 
     def epoch_logger(
         self, then: Callable[[int, dict[str, float]], None] | None = None

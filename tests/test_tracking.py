@@ -216,3 +216,35 @@ def test_pickle_format_round_trip(store: dict[str, Any]) -> None:
     loaded = tracker.load_champion("pickled", allow_pickle=True)
     assert isinstance(loaded, torch.nn.Sequential)
     assert "bad" not in tracker.client.get_run(info.run_id).data.metrics
+
+
+KILLED_TRAINING = """
+import os, signal, sys
+from comix_resources.tracking import Tracker
+tracker = Tracker(sys.argv[1], sys.argv[2], "closure_lite")
+with tracker.start_run(run_name="killed") as run_id:
+    print(run_id, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_whose_process_was_killed_is_closed_as_killed(store: dict[str, Any]) -> None:
+    import subprocess
+    import sys
+
+    tracker: Tracker = store["tracker"]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_TRAINING, tracker.tracking_uri, str(tracker.artifact_root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -9, killed.stderr
+    run_id = killed.stdout.split()[0]
+    assert tracker.client.get_run(run_id).info.status == "RUNNING"  # what kill -9 leaves
+    with tracker.start_run(run_name="live") as live:
+        # Closing happens when the next run starts; the live run itself is never touched.
+        assert tracker.client.get_run(run_id).info.status == "KILLED"
+        assert tracker.close_abandoned_runs() == []
+        assert tracker.client.get_run(live).info.status == "RUNNING"

@@ -15,6 +15,7 @@ version beats the champion's macro-F1.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,25 @@ CHAMPION_ALIAS = "champion"
 CHAMPION_METRIC = "val_macro_f1"
 PREDICTOR_ARTIFACT = "predictor"
 TRUTH_SUFFIX = ".truth.json"
+# The digest of what a version was trained on: the same data, settings and seed give the same
+# model, so a second run (after a kill, or a rerun) reuses the version instead of registering
+# a copy.
+DIGEST_TAG = "training_digest"
+OUTCOME_ARTIFACT = "outcome.json"
+
+
+def training_digest(books: Sequence[BookFeatures], config: PageStreamConfig, seed: int) -> str:
+    """sha256 of the training inputs: settings, seed, and every book's ids, labels and
+    feature arrays, in book order."""
+    digest = hashlib.sha256(
+        json.dumps({"config": dataclasses.asdict(config), "seed": seed}, sort_keys=True).encode()
+    )
+    for book in sorted(books, key=lambda b: b.book_id):
+        digest.update(json.dumps([book.book_id, book.page_ids, book.labels, book.group]).encode())
+        for array in (book.scalars, book.vision, book.text):
+            if array is not None:
+                digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+    return digest.hexdigest()
 
 
 def book_labels(
@@ -153,12 +173,20 @@ def train_and_register(
     tags: dict[str, str] | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> PageStreamOutcome:
-    """Train on labelled, encoded ``books``; evaluate model and rules; register; gate."""
+    """Train on labelled, encoded ``books``; evaluate model and rules; register; gate.
+
+    When a finished run already registered a version from the same inputs
+    (``training_digest``), that version is returned and nothing is trained or registered.
+    """
     from comix_resources.page_stream.inference import PageStreamPredictor, predict_books
     from comix_resources.page_stream.metrics import evaluate_books
     from comix_resources.page_stream.rules import RulePredictor
     from comix_resources.page_stream.train import train
 
+    digest = training_digest(books, config, seed)
+    existing = tracker.finished_version_with_tag(MODEL_NAME, DIGEST_TAG, digest)
+    if existing is not None:
+        return _reused(tracker, existing)
     with tracker.start_run(run_name=f"{MODEL_NAME} seed {seed}", tags=tags or {}) as run_id:
         tracker.log_params({**dataclasses.asdict(config), "seed": seed, "books": len(books)})
 
@@ -200,6 +228,22 @@ def train_and_register(
         promoted, why = tracker.gate_version(
             MODEL_NAME, version.version, passed, reasons, CHAMPION_METRIC
         )
+        tracker.log_json(
+            {
+                "model_metrics": scores["model"],
+                "rule_metrics": scores["rules"],
+                "majority_accuracy": majority,
+                "passed_gate": passed,
+                "gate_reasons": reasons,
+                "epochs": len(result.history),
+                "seconds_per_epoch": result.seconds_per_epoch,
+                "train_books": len(result.train_books),
+                "val_books": len(result.val_books),
+            },
+            OUTCOME_ARTIFACT,
+        )
+        # Tagged last: a run killed before this point leaves a version nobody reuses.
+        tracker.set_version_tag(MODEL_NAME, version.version, DIGEST_TAG, digest)
     return PageStreamOutcome(
         version=version,
         model_metrics=scores["model"],
@@ -216,6 +260,23 @@ def train_and_register(
         val_books=len(result.val_books),
         run_url=tracker.run_url(run_id),
         model_version_url=tracker.model_version_url(MODEL_NAME, version.version),
+    )
+
+
+def _reused(tracker: Tracker, version: int) -> PageStreamOutcome:
+    """The outcome of an existing version, as its run recorded it."""
+    model_version = tracker.client.get_model_version(MODEL_NAME, str(version))
+    recorded = tracker.load_json(model_version.run_id, OUTCOME_ARTIFACT)
+    return PageStreamOutcome(
+        version=ModelVersionInfo(
+            MODEL_NAME, version, model_version.run_id, f"models:/{MODEL_NAME}/{version}"
+        ),
+        promoted=False,
+        promotion_reason=f"same training data as version {version}: reused, not registered again",
+        champion_version=tracker.champion_version(MODEL_NAME, CHAMPION_ALIAS),
+        run_url=tracker.run_url(model_version.run_id),
+        model_version_url=tracker.model_version_url(MODEL_NAME, version),
+        **recorded,
     )
 
 

@@ -7,6 +7,7 @@ so a new format only has to say what its members are and how to read them.
 
 from __future__ import annotations
 
+import lzma
 import os
 import stat
 import tarfile
@@ -116,8 +117,9 @@ class ArchiveReader(ABC):
         return [pages[name] for name in reading_order(pages)]
 
 
-def plan_pages(reader: ArchiveReader, limits: ExtractionLimits) -> list[str]:
-    """List, check and order the pages of a book; every book-level refusal happens here."""
+def plan_pages(reader: ArchiveReader, limits: ExtractionLimits) -> list[Member]:
+    """List, check and order the pages of a book; every book-level refusal on the listing
+    happens here. A name listed twice means its first entry, in every container."""
     members = reader.members(limits)
     if len(members) > limits.max_entries:
         raise UnsafeArchiveError(
@@ -127,6 +129,8 @@ def plan_pages(reader: ArchiveReader, limits: ExtractionLimits) -> list[str]:
     if encrypted:
         raise BookError(f"password-protected archive (encrypted entry {encrypted[0]!r})")
     pages = reader.choose_pages(members)
+    if len(pages) > limits.max_pages:
+        raise UnsafeArchiveError(f"too many pages: {len(pages)} > max_pages {limits.max_pages}")
     if not pages:
         shown = ", ".join(m.name for m in members[:5]) + (", ..." if len(members) > 5 else "")
         count = f"{len(members)} entr{'y' if len(members) == 1 else 'ies'}"
@@ -160,7 +164,18 @@ def plan_pages(reader: ArchiveReader, limits: ExtractionLimits) -> list[str]:
                 f"suspicious compression ratio {ratio:.0f}:1 for the whole archive"
                 f" (> {limits.max_compression_ratio:g}, archive bomb?)"
             )
-    return [page.name for page in pages]
+    return pages
+
+
+def check_read(member: Member, data: bytes, limits: ExtractionLimits) -> None:
+    """The ratio test again on what decompression really gave (headers can lie)."""
+    if member.compressed is not None and len(data) >= limits.ratio_check_min_bytes:
+        ratio = len(data) / max(member.compressed, 1)
+        if ratio > limits.max_compression_ratio:
+            raise UnsafeArchiveError(
+                f"suspicious compression ratio {ratio:.0f}:1 for entry {member.name!r} when read"
+                f" (> {limits.max_compression_ratio:g}, zip bomb?)"
+            )
 
 
 def _refuse_link(name: str, target: str | None, kind: str = "symlink") -> None:
@@ -179,6 +194,8 @@ class ZipReader(ArchiveReader):
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise BookError(f"corrupt or truncated zip archive: {exc}") from exc
 
+        self._entries: dict[str, zipfile.ZipInfo] = {}  # name -> its first entry
+
     def close(self) -> None:
         self.zip.close()
 
@@ -195,6 +212,8 @@ class ZipReader(ArchiveReader):
                 _refuse_link(info.filename, None)
             if info.is_dir():
                 continue
+            # zipfile.open(name) would pick the *last* entry of a name: read the one checked.
+            self._entries.setdefault(info.filename, info)
             members.append(
                 Member(info.filename, info.file_size, info.compress_size, bool(info.flag_bits & 1))
             )
@@ -203,10 +222,19 @@ class ZipReader(ArchiveReader):
     def read(self, names: Sequence[str], limits: ExtractionLimits) -> Iterator[tuple[str, bytes]]:
         for name in names:
             try:
-                with self.zip.open(name) as stream:
-                    yield name, read_capped(stream, limits.max_entry_bytes, name)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+                with self.zip.open(self._entries.get(name) or name) as stream:
+                    data = read_capped(stream, limits.max_entry_bytes, name)
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                lzma.LZMAError,
+                EOFError,
+                OSError,
+                NotImplementedError,
+                ValueError,
+            ) as exc:
                 raise BookError(f"corrupt zip entry {name!r}: {exc}") from exc
+            yield name, data
 
 
 # tar ---------------------------------------------------------------------------------------
@@ -365,12 +393,16 @@ class _CappedFactory(py7zr.io.WriterFactory):
         self.buffers: dict[str, _CappedBuffer] = {}
 
     def create(self, filename: str) -> py7zr.io.Py7zIO:
+        if filename in self.buffers:  # a second entry of the same name: the first one wins
+            return _CappedBuffer(-1)
         return self.buffers.setdefault(filename, _CappedBuffer(self.limit))
 
 
 _7Z_ERRORS = (
     py7zr.exceptions.ArchiveError,
     py7zr.exceptions.Bad7zFile,
+    lzma.LZMAError,  # corrupt LZMA/LZMA2 data: py7zr lets the decoder's error through
+    zlib.error,
     EOFError,
     OSError,
     ValueError,

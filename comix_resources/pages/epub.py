@@ -44,7 +44,8 @@ class EpubReader(ZipReader):
         member = by_name.get(name)
         if member is None or member.size > 16 * 1024**2:  # markup files are small; skip oddities
             return None
-        return self.zip.read(name).decode("utf-8", errors="replace")
+        # The entry the listing checked (the first of a name), as for the pages.
+        return self.zip.read(self._entries.get(name) or name).decode("utf-8", errors="replace")
 
     def _spine_images(self, by_name: dict[str, Member]) -> list[str]:
         container = self._text(_CONTAINER, by_name)

@@ -17,6 +17,7 @@ from PIL import (
     AvifImagePlugin,
     BmpImagePlugin,
     GifImagePlugin,
+    Image,
     ImageFile,
     Jpeg2KImagePlugin,
     PngImagePlugin,
@@ -110,19 +111,90 @@ def truncation_problem(ext: str, data: bytes) -> str | None:
 
 def image_size(ext: str, data: bytes) -> tuple[int, int]:
     """Width and height from the header; raises ValueError/OSError when the header is bad."""
+    width, height, _ = image_layout(ext, data)
+    return width, height
+
+
+def image_layout(ext: str, data: bytes) -> tuple[int, int, int]:
+    """Width, height and bytes per decoded pixel (channels x bytes per sample, at least 1),
+    from the header alone; raises ValueError/OSError when the header is bad."""
     if ext == "jpg":
-        return _jpeg_size(data)
+        return _jpeg_layout(data)
     if ext == "jxl":
-        return _jxl_size(data)
+        width, height = _jxl_size(data)
+        return width, height, 3  # the SizeHeader says nothing of channels: assume RGB
+    if ext == "png":
+        return _png_layout(data)
     with _HEADER_READERS[ext](io.BytesIO(data)) as image:
-        return image.size
+        return image.size[0], image.size[1], _mode_bytes(image.mode)
+
+
+def _mode_bytes(mode: str) -> int:
+    """Bytes per pixel of a PIL mode once decoded (``I;16`` two, ``RGBA`` four)."""
+    if mode in ("I", "F"):
+        return 4
+    if mode.startswith("P"):
+        return 3  # a palette decodes to RGB for every reader of the page
+    try:
+        bands = Image.getmodebands(mode)
+    except (KeyError, ValueError):
+        bands = 4
+    return bands * (2 if "16" in mode else 1)
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # IHDR colour type -> samples per pixel
+
+
+def _png_layout(data: bytes) -> tuple[int, int, int]:
+    # IHDR is the first chunk: width, height, bit depth, colour type at fixed offsets.
+    if data[12:16] != b"IHDR" or len(data) < 26:
+        raise ValueError("no IHDR chunk at the start of the PNG")
+    width = int.from_bytes(data[16:20], "big")
+    height = int.from_bytes(data[20:24], "big")
+    depth, colour = data[24], data[25]
+    if colour not in _PNG_CHANNELS or depth not in (1, 2, 4, 8, 16):
+        raise ValueError(f"bad PNG header (bit depth {depth}, colour type {colour})")
+    channels = 3 if colour == 3 else _PNG_CHANNELS[colour]  # a palette decodes to RGB
+    return width, height, channels * (2 if depth == 16 else 1)
+
+
+def decoded_problem(
+    width: int, height: int, pixel_bytes: int, limits: ExtractionLimits
+) -> str | None:
+    """Why a page of this size would cost too much to decode, else None."""
+    if width * height > limits.max_pixels:
+        return (
+            f"image too large: {width}x{height} = {width * height} pixels"
+            f" > max_pixels {limits.max_pixels} (decompression bomb?)"
+        )
+    decoded = width * height * pixel_bytes
+    if decoded > limits.max_decoded_bytes:
+        return (
+            f"image too large to decode: {width}x{height} x {pixel_bytes} bytes per pixel ="
+            f" {decoded} bytes > max_decoded_bytes {limits.max_decoded_bytes}"
+        )
+    return None
 
 
 def page_from_bytes(
     index: int, source_name: str, data: bytes, limits: ExtractionLimits, *, rendered: bool = False
 ) -> PageImage:
-    """Validate one page's bytes; problems become the page's error and the book goes on."""
+    """Validate one page's bytes; problems become the page's error and the book goes on.
 
+    Never raises: whatever goes wrong with one page's bytes is that page's error row.
+    """
+    try:
+        return _checked_page(index, source_name, data, limits, rendered)
+    except Exception as exc:
+        reason = f"unreadable page: {type(exc).__name__}: {exc}"
+        return PageImage(
+            index, source_name, None, ext_from_name(source_name), 0, 0, rendered, reason
+        )
+
+
+def _checked_page(
+    index: int, source_name: str, data: bytes, limits: ExtractionLimits, rendered: bool
+) -> PageImage:
     def failed(ext: str, reason: str, width: int = 0, height: int = 0) -> PageImage:
         return PageImage(index, source_name, None, ext, width, height, rendered, reason)
 
@@ -134,19 +206,14 @@ def page_from_bytes(
     if problem:
         return failed(ext, problem)
     try:
-        width, height = image_size(ext, data)
+        width, height, pixel_bytes = image_layout(ext, data)
     except Exception as exc:  # PIL raises many types for a bad header; all mean "corrupt"
-        return failed(ext, f"corrupt {ext} image: {exc}")
+        return failed(ext, f"corrupt {ext} image: {type(exc).__name__}: {exc}")
     if width <= 0 or height <= 0:
         return failed(ext, f"corrupt {ext} image: size {width}x{height}")
-    if width * height > limits.max_pixels:
-        return failed(
-            ext,
-            f"image too large: {width}x{height} = {width * height} pixels"
-            f" > max_pixels {limits.max_pixels} (decompression bomb?)",
-            width,
-            height,
-        )
+    problem = decoded_problem(width, height, pixel_bytes, limits)
+    if problem:
+        return failed(ext, problem, width, height)
     return PageImage(index, source_name, data, ext, width, height, rendered)
 
 
@@ -187,7 +254,7 @@ _SOF_MARKERS = frozenset(
 _STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})  # no length field
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int]:
+def _jpeg_layout(data: bytes) -> tuple[int, int, int]:
     offset = 2
     end = len(data)
     while offset + 4 <= end:
@@ -205,11 +272,13 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
         if marker == 0x00:
             raise ValueError(f"invalid marker 0xFF00 at offset {offset}")
         if marker in _SOF_MARKERS:
-            if offset + 9 > end:
+            if offset + 10 > end:
                 break
+            precision = data[offset + 4]
             height = int.from_bytes(data[offset + 5 : offset + 7], "big")
             width = int.from_bytes(data[offset + 7 : offset + 9], "big")
-            return width, height
+            components = data[offset + 9]
+            return width, height, max(1, components) * (2 if precision > 8 else 1)
         offset += 2 + int.from_bytes(data[offset + 2 : offset + 4], "big")
     raise ValueError("no frame header (SOF marker) before the image data")
 

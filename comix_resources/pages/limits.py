@@ -11,13 +11,24 @@ class ExtractionLimits:
 
     max_total_bytes: int = 4 * 1024**3  # total uncompressed bytes of page entries
     max_entry_bytes: int = 512 * 1024**2  # one entry
-    max_entries: int = 20_000  # entries in an archive (pages in a PDF)
-    max_pixels: int = 150_000_000  # width*height of one page image (decompression bombs)
+    max_entries: int = 20_000  # entries in an archive
+    # Pages of one book, whatever the container: the longest comic omnibus editions have about
+    # 1,500; a PDF of thousands of pages is a document, and every page costs detection and OCR.
+    max_pages: int = 2_000
+    # width*height of one page image (decompression bombs); Pillow's own guard (1 GiB / 4 / 3).
+    max_pixels: int = 89_478_485
+    # What one page costs once decoded: pixels x channels x bytes per sample, from the header.
+    # 256 MiB is max_pixels of 8-bit RGB; a 16-bit RGBA page gets a quarter of the pixels.
+    max_decoded_bytes: int = 256 * 1024**2
     max_compression_ratio: float = 250.0  # uncompressed/compressed of one large entry (zip bomb)
     # Small entries are exempt from the ratio test: a 40 KiB blank page can legitimately
     # compress 1000:1, and it cannot hurt anyone.
     ratio_check_min_bytes: int = 1024**2
     pdf_dpi: int = 150  # render DPI when a PDF page is not one full-page image
+    # Rendering (and PNG-encoding) a PDF page costs ~50 ms per 2 M pixels: the pixels one book
+    # may render, about 1,200 letter pages at 150 dpi. Pages past it get an error row. Pages of
+    # one colour (blank) are encoded once per size and do not count.
+    max_rendered_pixels: int = 2_500_000_000
 
 
 @dataclass(frozen=True)

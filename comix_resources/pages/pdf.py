@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pymupdf
 
-from comix_resources.errors import BookError
-from comix_resources.pages.images import image_size, sniff_image, truncation_problem
+from comix_resources.errors import BookError, UnsafeArchiveError
+from comix_resources.pages.images import (
+    decoded_problem,
+    image_layout,
+    sniff_image,
+    truncation_problem,
+)
 from comix_resources.pages.limits import BookInspection, ExtractionLimits, PageImage
 
 # An image whose placement covers this share of the page is "the page" (scanners and
@@ -24,13 +29,17 @@ def _open(path: Path, limits: ExtractionLimits) -> Iterator[pymupdf.Document]:
         doc = pymupdf.open(path, filetype="pdf")
     except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:
         raise BookError(f"corrupt PDF: {exc}") from exc
+    except Exception as exc:  # MuPDF's bindings raise odd types for odd files
+        raise BookError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
     try:
         if doc.needs_pass:
             raise BookError("encrypted PDF (needs a password)")
         if doc.page_count == 0:
             raise BookError("PDF has no pages")
-        if doc.page_count > limits.max_entries:
-            raise BookError(f"too many pages: {doc.page_count} > max_entries {limits.max_entries}")
+        if doc.page_count > limits.max_pages:
+            raise UnsafeArchiveError(
+                f"too many pages: {doc.page_count} > max_pages {limits.max_pages}"
+            )
         yield doc
     finally:
         doc.close()
@@ -43,8 +52,9 @@ def inspect_pdf(path: Path, limits: ExtractionLimits) -> BookInspection:
 
 def iter_pdf_pages(path: Path, limits: ExtractionLimits) -> Iterator[PageImage]:
     with _open(path, limits) as doc:
-        for index, page in enumerate(doc):
-            yield _page_image(doc, page, index, limits)
+        renderer = _Renderer(limits)
+        for index in range(doc.page_count):
+            yield _page_image(doc, index, limits, renderer)
 
 
 def full_page_image_xref(page: pymupdf.Page) -> int | None:
@@ -82,18 +92,37 @@ def full_page_image_xref(page: pymupdf.Page) -> int | None:
 
 
 def _page_image(
-    doc: pymupdf.Document, page: pymupdf.Page, index: int, limits: ExtractionLimits
+    doc: pymupdf.Document, index: int, limits: ExtractionLimits, renderer: _Renderer
 ) -> PageImage:
+    """One page, never raising: whatever MuPDF says about a broken page is its error row."""
     name = f"pdf page {index + 1}"
     try:
+        page = doc[index]
+        problem = _oversized_image(page, limits)
+        if problem:
+            return PageImage(index, name, None, "png", 0, 0, True, problem)
         xref = full_page_image_xref(page)
         if xref is not None:
             embedded = _embedded(doc, xref, index, name, limits)
             if embedded is not None:
                 return embedded
-        return _render(page, index, name, limits)
-    except (RuntimeError, ValueError) as exc:  # MuPDF reports a broken page this way
-        return PageImage(index, name, None, "png", 0, 0, True, f"unreadable PDF page: {exc}")
+        return renderer.render(page, index, name)
+    except Exception as exc:
+        reason = f"unreadable PDF page: {type(exc).__name__}: {exc}"
+        return PageImage(index, name, None, "png", 0, 0, True, reason)
+
+
+def _oversized_image(page: pymupdf.Page, limits: ExtractionLimits) -> str | None:
+    """A page that draws an image bigger than max_pixels: MuPDF would decode all of it to
+    render even a thumbnail, so it is refused from the image's header."""
+    for image in page.get_images(full=True):
+        width, height = image[2], image[3]
+        if width * height > limits.max_pixels:
+            return (
+                f"page draws a {width}x{height} image = {width * height} pixels"
+                f" > max_pixels {limits.max_pixels} (decompression bomb?)"
+            )
+    return None
 
 
 def _embedded(
@@ -110,30 +139,56 @@ def _embedded(
         return None
     problem = truncation_problem(ext, data)
     try:
-        width, height = image_size(ext, data)
+        width, height, pixel_bytes = image_layout(ext, data)
     except Exception:  # header PIL cannot read: rendering still gives the page
         return None
-    if problem is None and width * height > limits.max_pixels:
-        problem = f"image too large: {width}x{height} > max_pixels {limits.max_pixels}"
+    problem = problem or decoded_problem(width, height, pixel_bytes, limits)
     if problem:
         return PageImage(index, name, None, ext, width, height, False, problem)
     return PageImage(index, name, data, ext, width, height, False)
 
 
-def _render(page: pymupdf.Page, index: int, name: str, limits: ExtractionLimits) -> PageImage:
-    scale = limits.pdf_dpi / 72
-    width, height = round(page.rect.width * scale), round(page.rect.height * scale)
-    if width * height > limits.max_pixels:  # refuse before MuPDF allocates the pixmap
-        return PageImage(
-            index,
-            name,
-            None,
-            "png",
-            width,
-            height,
-            True,
-            f"page too large to render: {width}x{height} at {limits.pdf_dpi} dpi"
-            f" > max_pixels {limits.max_pixels}",
-        )
-    pixmap = page.get_pixmap(dpi=limits.pdf_dpi)
-    return PageImage(index, name, pixmap.tobytes("png"), "png", pixmap.width, pixmap.height, True)
+class _Renderer:
+    """Renders the pages of one book within its budget of max_rendered_pixels.
+
+    A page of one colour (blank, or a solid background) is PNG-encoded once per size and
+    colour: encoding is nearly all of a render's cost, and blank pages come by the thousand.
+    """
+
+    def __init__(self, limits: ExtractionLimits) -> None:
+        self.limits = limits
+        self.spent = 0
+        self.plain: dict[tuple[int, int, bytes], bytes] = {}  # PNG of a one-colour page
+
+    def render(self, page: pymupdf.Page, index: int, name: str) -> PageImage:
+        limits = self.limits
+        scale = limits.pdf_dpi / 72
+        width, height = round(page.rect.width * scale), round(page.rect.height * scale)
+
+        def refused(reason: str) -> PageImage:
+            return PageImage(index, name, None, "png", width, height, True, reason)
+
+        if width * height > limits.max_pixels:  # refuse before MuPDF allocates the pixmap
+            return refused(
+                f"page too large to render: {width}x{height} at {limits.pdf_dpi} dpi"
+                f" > max_pixels {limits.max_pixels}"
+            )
+        pixmap = page.get_pixmap(dpi=limits.pdf_dpi)
+        samples = pixmap.samples
+        pixel = pixmap.n
+        # One colour: every pixel equals the one before it (a memcmp of the buffer against
+        # itself shifted by a pixel; Pixmap.is_unicolor walks the pixels in Python, 14 s).
+        if samples[pixel:] == samples[:-pixel]:
+            key = (pixmap.width, pixmap.height, samples[:pixel])
+            if key not in self.plain:
+                self.plain[key] = pixmap.tobytes("png")
+            data = self.plain[key]
+        else:
+            if self.spent + pixmap.width * pixmap.height > limits.max_rendered_pixels:
+                return refused(
+                    f"not rendered: the book's render budget is spent ({self.spent} pixels"
+                    f" rendered, max_rendered_pixels {limits.max_rendered_pixels})"
+                )
+            self.spent += pixmap.width * pixmap.height
+            data = pixmap.tobytes("png")
+        return PageImage(index, name, data, "png", pixmap.width, pixmap.height, True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from comix_resources.errors import BookError
+from comix_resources.errors import UnsafeArchiveError
 from comix_resources.pages.archives import (
     ArchiveReader,
     FolderReader,
@@ -13,6 +13,7 @@ from comix_resources.pages.archives import (
     SevenZipReader,
     TarReader,
     ZipReader,
+    check_read,
     plan_pages,
 )
 from comix_resources.pages.detect import detect_container
@@ -44,7 +45,7 @@ def inspect_book(path: Path, limits: ExtractionLimits = DEFAULT_LIMITS) -> BookI
 
         return inspect_pdf(path, limits)
     with _READERS[container](path) as reader:
-        return BookInspection(container, tuple(plan_pages(reader, limits)))
+        return BookInspection(container, tuple(m.name for m in plan_pages(reader, limits)))
 
 
 def iter_pages(path: Path, limits: ExtractionLimits = DEFAULT_LIMITS) -> Iterator[PageImage]:
@@ -58,12 +59,22 @@ def iter_pages(path: Path, limits: ExtractionLimits = DEFAULT_LIMITS) -> Iterato
         yield from iter_pdf_pages(path, limits)
         return
     with _READERS[container](path) as reader:
-        names = plan_pages(reader, limits)
+        members = {m.name: m for m in plan_pages(reader, limits)}
+        file_bytes = 0 if container == "folder" else path.stat().st_size
         total = 0
-        for index, (name, data) in enumerate(reader.read(names, limits)):
+        for index, (name, data) in enumerate(reader.read(list(members), limits)):
+            # The listing's checks again, on the bytes decompression really gave.
+            check_read(members[name], data, limits)
             total += len(data)
-            if total > limits.max_total_bytes:  # headers can understate sizes
-                raise BookError(
+            if total > limits.max_total_bytes:
+                raise UnsafeArchiveError(
                     f"page entries exceed max_total_bytes {limits.max_total_bytes} when read"
                 )
+            if file_bytes and total >= limits.ratio_check_min_bytes:
+                ratio = total / file_bytes
+                if ratio > limits.max_compression_ratio:
+                    raise UnsafeArchiveError(
+                        f"suspicious compression ratio {ratio:.0f}:1 for the whole archive when"
+                        f" read (> {limits.max_compression_ratio:g}, archive bomb?)"
+                    )
             yield page_from_bytes(index, name, data, limits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from comix_resources.detection.files import load_image
+from comix_resources.errors import describe_failure
 from comix_resources.lake import Lake
 from comix_resources.quality.classify import QualityThresholds, classify_page
 from comix_resources.quality.features import page_features
@@ -33,6 +34,20 @@ def picture_panel_count(panels: list[list[int]], text_boxes: list[list[int]]) ->
     return sum(_text_cover(panel, text_boxes) < TEXT_PANEL_MAX_COVER for panel in panels)
 
 
+UNREADABLE = "unreadable"
+
+
+def unreadable_row(page_id: str, path: str, error: Exception) -> dict[str, object]:
+    """The verdict on a page that cannot be decoded: not usable as a comic page."""
+    return {
+        "page_id": page_id,
+        **dict.fromkeys(FEATURE_SCHEMA),
+        "is_comic": False,
+        "flags": [UNREADABLE],
+        "reasons": f"{UNREADABLE}: {path}: {describe_failure(error)}",
+    }
+
+
 def page_quality_table(
     lake: Lake,
     pages: pl.DataFrame,
@@ -43,7 +58,9 @@ def page_quality_table(
     """One row per readable page; text boxes come from page_text, panel counts from panels.
 
     The panel count is of picture panels: on a prose page the detector frames paragraphs,
-    which must not make the page look like a comic layout.
+    which must not make the page look like a comic layout. A page whose image cannot be
+    decoded (damaged scan data behind a valid header) is judged non-comic with the flag
+    ``unreadable`` and the decoder's message, its features left null: the rest go on.
     """
     panel_boxes: dict[str, list[list[int]]] = {}
     for row in panels.filter(pl.col("category") == "panel").iter_rows(named=True):
@@ -53,13 +70,17 @@ def page_quality_table(
         text_boxes[row["page_id"]] = [item["bbox"] for item in row["items"] if item["bbox"]]
     rows = []
     for page in pages.filter(pl.col("status") == "ok").sort("page_id").iter_rows(named=True):
-        with lake.fs.open(lake.path(page["path"]), "rb") as handle:
-            image = load_image(handle)
         boxes = text_boxes.get(page["page_id"], [])
-        features = page_features(
-            image, boxes, picture_panel_count(panel_boxes.get(page["page_id"], []), boxes)
-        )
-        is_comic, flags, reasons = classify_page(features, thresholds)
+        try:
+            with lake.fs.open(lake.path(page["path"]), "rb") as handle:
+                image = load_image(handle)
+            features = page_features(
+                image, boxes, picture_panel_count(panel_boxes.get(page["page_id"], []), boxes)
+            )
+            is_comic, flags, reasons = classify_page(features, thresholds)
+        except Exception as error:  # one bad image must not stop the collection
+            rows.append(unreadable_row(page["page_id"], page["path"], error))
+            continue
         rows.append(
             {
                 "page_id": page["page_id"],

@@ -10,7 +10,7 @@ from comix_resources.sources.formats import (
     is_image,
 )
 from comix_resources.sources.metadata import ComicMetadata, read_comic_metadata
-from comix_resources.sources.model import BookFile, Collection, ComicSource
+from comix_resources.sources.model import BookFile, Collection, ComicSource, SourceUnavailable
 
 __all__ = [
     "CALIBRE_FORMATS",
@@ -22,6 +22,7 @@ __all__ = [
     "ComicMetadata",
     "ComicSource",
     "FolderTreeSource",
+    "SourceUnavailable",
     "comic_format",
     "is_image",
     "make_source",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
@@ -12,7 +13,12 @@ from types import MappingProxyType
 from typing import Any
 
 from comix_resources.ids import partition_keys
-from comix_resources.sources.model import BookFile, Collection, unknown_collection
+from comix_resources.sources.model import (
+    BookFile,
+    Collection,
+    SourceUnavailable,
+    unknown_collection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,12 @@ FALLBACK_COLLECTION = {"tag": "Untagged", "series": "No series", "publisher": "N
 # Calibre stores "no date" as 0101-01-01 (its UNDEFINED_DATE).
 _UNDEFINED_YEAR = 101
 
+# How long to wait for Calibre's own write lock. Its writes take milliseconds; a lock held
+# longer (calibre busy with a bulk edit) fails this discovery, which is simply tried again.
+LOCK_WAIT_S = 5.0
+# Tables without which a file is not a Calibre library; the others only add metadata.
+REQUIRED_TABLES = ("books", "data")
+
 
 class CalibreSource:
     """A Calibre library read from its ``metadata.db``; never writes to it.
@@ -44,7 +56,11 @@ class CalibreSource:
     each of their collections. Books without a value go to "Untagged" / "No series" /
     "No publisher". A book whose file is missing on disk is still listed, with size 0 and
     mtime 0, so the books asset can report it as missing rather than silently dropping it.
-    A library without ``metadata.db`` yields no collections (with a warning).
+    A library without ``metadata.db`` yields no collections (with a warning). A database that
+    cannot be read (not SQLite, empty, not a Calibre library, locked by Calibre) raises
+    SourceUnavailable naming the file and the reason. A book whose files would lie outside
+    the library (``../``, an absolute path, a link out) is listed with that problem and
+    never opened.
     """
 
     name = "calibre"
@@ -83,16 +99,31 @@ class CalibreSource:
         # mode=ro, not immutable=1: Calibre may be writing, and immutable would let SQLite skip
         # locking and read a half-written page. The timeout waits out Calibre's short writes.
         uri = self.database.as_uri() + "?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as connection:
+        with closing(sqlite3.connect(uri, uri=True, timeout=LOCK_WAIT_S)) as connection:
             yield connection
 
     def _groups(self) -> dict[str, tuple[BookFile, ...]]:
         if not self.database.is_file():
             log.warning("calibre: %s not found; no collections", self.database)
             return {}
-        with self._connect() as db:
-            books = self._books(db)
-            group_names = self._group_names(db)
+        try:
+            with self._connect() as db:
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+                missing = [table for table in REQUIRED_TABLES if table not in tables]
+                if missing:
+                    raise SourceUnavailable(
+                        f"calibre: {self.database} is not a Calibre library database (no table"
+                        f" {', '.join(missing)})"
+                    )
+                books = self._books(db, tables)
+                group_names = self._group_names(db, tables)
+        except sqlite3.Error as error:
+            reason = str(error)
+            if "locked" in reason or "busy" in reason:
+                reason += f" (held by Calibre for more than {LOCK_WAIT_S:g} s)"
+            raise SourceUnavailable(
+                f"calibre: cannot read {self.database}: {reason}; tried again at the next discovery"
+            ) from error
         fallback = FALLBACK_COLLECTION[self.collection_by]
         groups: dict[str, list[BookFile]] = defaultdict(list)
         for book_id, book in books.items():
@@ -103,7 +134,7 @@ class CalibreSource:
             for name, members in groups.items()
         }
 
-    def _group_names(self, db: sqlite3.Connection) -> dict[int, list[str]]:
+    def _group_names(self, db: sqlite3.Connection, tables: set[str]) -> dict[int, list[str]]:
         table, link, column = {
             "tag": ("tags", "books_tags_link", "tag"),
             "series": ("series", "books_series_link", "series"),
@@ -111,33 +142,46 @@ class CalibreSource:
         }[self.collection_by]
         return _many(
             db,
+            tables,
+            (table, link),
             f"SELECT l.book, t.name FROM {link} l JOIN {table} t ON t.id = l.{column} "
             "ORDER BY l.book, t.name",
         )
 
-    def _books(self, db: sqlite3.Connection) -> dict[int, BookFile]:
+    def _books(self, db: sqlite3.Connection, tables: set[str]) -> dict[int, BookFile]:
         authors = _many(
             db,
+            tables,
+            ("authors", "books_authors_link"),
             "SELECT l.book, a.name FROM books_authors_link l "
             "JOIN authors a ON a.id = l.author ORDER BY l.book, l.id",
         )
         tags = _many(
             db,
+            tables,
+            ("tags", "books_tags_link"),
             "SELECT l.book, t.name FROM books_tags_link l "
             "JOIN tags t ON t.id = l.tag ORDER BY l.book, t.name",
         )
         series = _one(
             db,
+            tables,
+            ("series", "books_series_link"),
             "SELECT l.book, s.name FROM books_series_link l JOIN series s ON s.id = l.series",
         )
         publishers = _one(
             db,
+            tables,
+            ("publishers", "books_publishers_link"),
             "SELECT l.book, p.name FROM books_publishers_link l "
             "JOIN publishers p ON p.id = l.publisher",
         )
         identifiers: dict[int, dict[str, str]] = defaultdict(dict)
-        for book, kind, value in db.execute(
-            "SELECT book, type, val FROM identifiers ORDER BY book, type"
+        for book, kind, value in _rows(
+            db,
+            tables,
+            ("identifiers",),
+            "SELECT book, type, val FROM identifiers ORDER BY book, type",
         ):
             identifiers[book][kind] = value
         formats: dict[int, dict[str, str]] = defaultdict(dict)
@@ -181,12 +225,14 @@ class CalibreSource:
 
 def _book_file(library: Path, relative: str, fmt: str, catalog: dict[str, Any]) -> BookFile:
     path = library / relative
-    try:
-        stat = path.stat()
-        size, mtime_ns = stat.st_size, stat.st_mtime_ns
-    except OSError:
-        # Listed anyway: the books asset turns this into a "file missing" row.
-        size, mtime_ns = 0, 0
+    problem = _outside(library, path, relative)
+    size, mtime_ns = 0, 0  # listed anyway: the books asset reports the problem or "missing"
+    if problem is None:
+        try:
+            stat = path.stat()
+            size, mtime_ns = stat.st_size, stat.st_mtime_ns
+        except OSError:
+            pass
     return BookFile(
         path=path,
         relative_path=relative,
@@ -194,18 +240,47 @@ def _book_file(library: Path, relative: str, fmt: str, catalog: dict[str, Any]) 
         size=size,
         mtime_ns=mtime_ns,
         catalog=MappingProxyType(catalog),
+        problem=problem,
     )
 
 
-def _many(db: sqlite3.Connection, sql: str) -> dict[int, list[str]]:
+def _outside(library: Path, path: Path, relative: str) -> str | None:
+    """Why a catalog path is refused: it leads out of the library (as the folder source
+    refuses links out of its root), or it is no path at all."""
+    try:
+        real_library = os.path.realpath(library)
+        real = os.path.realpath(path)
+    except (OSError, ValueError) as error:  # an embedded NUL byte, a loop of links
+        return f"invalid path in the Calibre catalog {relative!r}: {error}"
+    if not real.startswith(real_library.rstrip(os.sep) + os.sep):
+        return f"path outside the Calibre library: {relative!r}"
+    return None
+
+
+def _rows(
+    db: sqlite3.Connection, tables: set[str], needs: tuple[str, ...], sql: str
+) -> list[tuple[Any, ...]]:
+    """The query's rows, or none when the database lacks an optional table it reads."""
+    missing = [table for table in needs if table not in tables]
+    if missing:
+        log.warning("calibre: no table %s; that metadata is left empty", ", ".join(missing))
+        return []
+    return db.execute(sql).fetchall()
+
+
+def _many(
+    db: sqlite3.Connection, tables: set[str], needs: tuple[str, ...], sql: str
+) -> dict[int, list[str]]:
     found: dict[int, list[str]] = defaultdict(list)
-    for book, value in db.execute(sql):
+    for book, value in _rows(db, tables, needs, sql):
         found[book].append(value)
     return found
 
 
-def _one(db: sqlite3.Connection, sql: str) -> dict[int, str]:
-    return {book: value for book, value in db.execute(sql)}
+def _one(
+    db: sqlite3.Connection, tables: set[str], needs: tuple[str, ...], sql: str
+) -> dict[int, str]:
+    return {book: value for book, value in _rows(db, tables, needs, sql)}
 
 
 def _year(pubdate: str | None) -> int | None:

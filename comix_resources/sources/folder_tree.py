@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from comix_resources.ids import partition_keys
+from comix_resources.ids import partition_keys, safe_text
 from comix_resources.sources.formats import comic_format, is_ignored, is_image
 from comix_resources.sources.model import BookFile, Collection, unknown_collection
 
@@ -39,7 +39,7 @@ class FolderTreeSource:
     def collections(self) -> list[Collection]:
         folders = self._collection_folders()
         keys = partition_keys(folders)
-        found = [Collection(keys[n], n, self._scan(folders[n])) for n in folders]
+        found = [Collection(keys[n], safe_text(n), self._scan(folders[n])) for n in folders]
         return sorted(found, key=lambda c: c.key)
 
     def collection(self, key: str) -> Collection:
@@ -47,7 +47,7 @@ class FolderTreeSource:
         folders = self._collection_folders()
         for name, name_key in partition_keys(folders).items():
             if name_key == key:
-                return Collection(key, name, self._scan(folders[name]))
+                return Collection(key, safe_text(name), self._scan(folders[name]))
         raise unknown_collection(self.name, key, list(partition_keys(folders).values()))
 
     def _real_root(self) -> str:

@@ -43,6 +43,12 @@ ORIGIN_PDF = "PDF info"
 _CALIBRE_UNKNOWN_AUTHOR = "Unknown"
 # A metadata file bigger than this is not metadata: refuse it rather than load a bomb.
 _MAX_METADATA_BYTES = 4 << 20
+# Bounds of what a book's metadata may hold (a hostile ComicInfo can carry a 10 MB title).
+MAX_TEXT_CHARS = 1_000
+MAX_ISSUE_CHARS = 64
+MAX_AUTHORS = 100
+MAX_AUTHOR_CHARS = 200
+MIN_YEAR, MAX_YEAR = 1000, 9999
 _WRITER_ROLES = frozenset({"writer", "author", "script", "plotter", "scripter", "story"})
 
 
@@ -70,7 +76,7 @@ def read_comic_metadata(book: BookFile) -> ComicMetadata:
     """What is known about a book: the catalog's values first, gaps filled from the file.
 
     Never raises for a bad, missing or unreadable file: the result is then the catalog's values
-    alone, or empty metadata (``origin`` None).
+    alone, or empty metadata (``origin`` None). Values are bounded (``bounded``).
     """
     try:
         from_file = _read_file(book)
@@ -78,12 +84,43 @@ def read_comic_metadata(book: BookFile) -> ComicMetadata:
         log.debug("no metadata from %s: %s", book.path, exc, exc_info=True)
         from_file = EMPTY_METADATA
     if not book.catalog:
-        return from_file
+        return bounded(from_file)
     try:
-        return _with_catalog(book.catalog, from_file)
+        return bounded(_with_catalog(book.catalog, from_file))
     except Exception as exc:  # a malformed catalog mapping: keep what the file says
         log.debug("bad catalog for %s: %s", book.path, exc, exc_info=True)
-        return from_file
+        return bounded(from_file)
+
+
+def bounded(metadata: ComicMetadata) -> ComicMetadata:
+    """Metadata a table can hold and a person can read: texts cut at ``MAX_TEXT_CHARS``, at
+    most ``MAX_AUTHORS`` authors, and a year only when it is a four-digit year (a ComicInfo
+    ``<Year>`` of 2147483648 is a typo or an attack, not a date)."""
+
+    def text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
+        if value is None:
+            return None
+        value = str(value)
+        return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+    year = metadata.year
+    try:
+        year = int(year) if year is not None and MIN_YEAR <= int(year) <= MAX_YEAR else None
+    except (TypeError, ValueError):
+        year = None
+    return ComicMetadata(
+        title=text(metadata.title),
+        series=text(metadata.series),
+        issue=text(metadata.issue, MAX_ISSUE_CHARS),
+        publisher=text(metadata.publisher),
+        year=year,
+        origin=metadata.origin,
+        authors=tuple(
+            name
+            for author in metadata.authors[:MAX_AUTHORS]
+            if (name := text(author, MAX_AUTHOR_CHARS))
+        ),
+    )
 
 
 def _read_file(book: BookFile) -> ComicMetadata:
@@ -260,9 +297,16 @@ def _extract(body: Mapping[str, Any]) -> dict[str, Any]:
         "series": _text(_name(body.get("series"))),
         "issue": _issue_from(body.get("issue")),
         "publisher": _text(_name(body.get("publisher"))),
-        "year": int(year) if year else None,
+        "year": _whole_number(year),
         "authors": _authors(body.get("credits") or {}),
     }
+
+
+def _whole_number(value: Any) -> int | None:
+    try:
+        return int(value) if value else None
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _name(value: Any) -> Any:

@@ -23,12 +23,15 @@ class BookFile:
     # What the catalog says (Calibre); {} for folder trees. Left out of the hash because a
     # mapping is not hashable; it still takes part in equality.
     catalog: Mapping[str, Any] = field(default_factory=lambda: EMPTY_CATALOG, hash=False)
+    # Why the source refuses to read this book (a Calibre path outside the library); the
+    # books table reports it as the book's error and nothing opens the file.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
 class Collection:
     key: str  # partition key, `[a-z0-9_-]`, from comix_resources.ids.partition_keys
-    name: str  # display name
+    name: str  # display name, valid UTF-8 (comix_resources.ids.safe_text of the folder name)
     books: tuple[BookFile, ...]  # sorted by relative_path
 
 
@@ -51,3 +54,8 @@ def unknown_collection(source: str, key: str, known: list[str]) -> KeyError:
         f"{source}: no collection with partition key {key!r} "
         f"({len(known)} known: {preview or 'none'})"
     )
+
+
+class SourceUnavailable(Exception):
+    """A source that cannot be listed right now (a broken or locked catalog). Its discovery
+    fails with this message and is tried again later; other sources are not affected."""

@@ -34,8 +34,18 @@ mode adds ``panel_id`` and ``slot`` of the matching panel.
 ``GET /api/books?collection=``, ``GET /api/pages?prefix=``, ``GET /api/pages/random``,
 ``GET /api/pages/{page_id}`` (one page's record), ``GET /api/pages/{page_id}/image?size=thumb|
 large`` (a downscaled JPEG). Images are only ever served by page id; an unknown id is a 404.
-Errors are JSON ``{"error": message}`` with 400 (bad input), 404 (unknown id), 413 (upload too
-large), 422 (malformed query), 503 (model not loadable) or 500 (no details leave the server).
+Errors are JSON ``{"error": message}`` with 400 (bad input, or a ``Host`` header not in the
+allow-list), 404 (unknown id), 413 (upload too large), 422 (malformed query, numbers out of
+range), 503 (model not loadable) or 500 (no details leave the server, and the connection stays
+usable).
+
+Every response carries a Content-Security-Policy (scripts, styles, images and requests from
+this origin only; no framing), ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``
+and ``Referrer-Policy: no-referrer``. Requests whose ``Host`` is not in
+``WebSettings.allowed_hosts`` (default: the loopback names; ``comix serve`` adds the address
+it binds) are refused, so a page on another site cannot reach the server through DNS
+rebinding. ``/docs`` is Swagger UI served from the ``fastapi-offline`` package's files, with
+no CDN and no inline script.
 """
 
 from __future__ import annotations
@@ -51,13 +61,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import fastapi_offline
 import numpy as np
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comix_resources.lake import Lake
@@ -77,6 +90,26 @@ logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 MAX_K = 200
 UPLOAD_PATHS = ("/api/search/image",)
+# Swagger UI's bundle and stylesheet, as the fastapi-offline package ships them.
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# A cluster id is an int32 in the catalog; anything else is a malformed query, not a 500.
+ClusterId = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+SECURITY_HEADERS = {
+    "content-security-policy": "; ".join(
+        [
+            "default-src 'self'",
+            "img-src 'self' data: blob:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    ),
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +127,64 @@ class WebSettings:
     # One query is a batch of one: more torch threads buy nothing and, on a shared machine,
     # cost 10x (measured: 21 ms with 1 thread, 150-470 ms with 2 under load).
     torch_threads: int = 1
+    # Host header values (without port) the server answers; "*" accepts any.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response, errors included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(
+                        (name.encode(), value.encode())
+                        for name, value in SECURITY_HEADERS.items()
+                        if name.encode() not in present
+                    ),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class InternalErrors:
+    """ASGI middleware: an unexpected exception is a JSON 500 and nothing more.
+
+    Starlette's own handler for ``Exception`` answers and then re-raises, which makes the
+    server drop the connection: the client's next keep-alive request fails too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            logger.exception("error answering %s", scope.get("path"))
+            if not started:
+                await _error(500, "internal error (see the server log)")(scope, receive, send)
 
 
 class UploadTooLarge(Exception):
@@ -239,9 +330,16 @@ def create_app(
         title="CoMix search",
         description="Search comic pages and panels by image, text, keywords or page id.",
         version=str(manifest.get("format_version", "1")),
+        docs_url=None,  # our own /docs below: local assets, no inline script
+        redoc_url=None,
     )
+    # Added innermost first: the security headers wrap everything, refusals included.
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(InternalErrors)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")
     templates = Jinja2Templates(directory=HERE / "templates")
     app.state.engine = engine
     app.state.encoder = encoder
@@ -261,11 +359,6 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         return _error(error.status_code, str(error.detail))
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, error: Exception) -> JSONResponse:
-        logger.error("error answering %s", request.url.path, exc_info=error)
-        return _error(500, "internal error (see the server log)")
 
     # shaping results ----------------------------------------------------------------------
     def links(record: dict[str, Any]) -> dict[str, str]:
@@ -380,6 +473,10 @@ def create_app(
     def index(request: Request) -> Response:
         return templates.TemplateResponse(request, "index.html", {"info": info()})
 
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs(request: Request) -> Response:
+        return templates.TemplateResponse(request, "docs.html", {"title": app.title})
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -464,7 +561,7 @@ def create_app(
         book_id: Annotated[list[str], Query()] = [],  # noqa: B006
         page_type: Annotated[list[str], Query()] = [],  # noqa: B006
         is_comic: bool | None = None,
-        cluster: Annotated[list[int], Query()] = [],  # noqa: B006
+        cluster: Annotated[list[ClusterId], Query()] = [],  # noqa: B006
         include_self: bool = False,
     ) -> dict[str, Any]:
         started = time.perf_counter()
@@ -531,7 +628,7 @@ def create_app(
         book_id: Annotated[list[str], Form()] = [],  # noqa: B006
         page_type: Annotated[list[str], Form()] = [],  # noqa: B006
         is_comic: Annotated[str, Form()] = "",
-        cluster: Annotated[list[int], Form()] = [],  # noqa: B006
+        cluster: Annotated[list[ClusterId], Form()] = [],  # noqa: B006
     ) -> JSONResponse:
         started = time.perf_counter()
         mode = check_mode(mode)

@@ -7,6 +7,7 @@ Link bases come from the arguments, else ``COMIX_DAGSTER_UI`` and ``COMIX_MLFLOW
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -22,8 +23,12 @@ def serve(
     dagster_url: str | None = None,
     mlflow_url: str | None = None,
     log_level: str = "info",
+    allowed_hosts: Sequence[str] = (),
 ) -> None:
     """Serve the search page until interrupted (Ctrl-C or SIGTERM).
+
+    ``allowed_hosts``: the Host header values to answer (``*`` for any); by default the bound
+    address, plus the loopback names when that is a loopback address.
 
     ``bundle_dir`` defaults to ``$COMIX_HOME/lake/index`` (the ``embedding_index`` asset's
     output), ``lake_root`` to ``$COMIX_HOME/lake``. Raises SystemExit with a message when no
@@ -42,11 +47,31 @@ def serve(
         raise SystemExit(
             f"no search index at {bundle}: materialize the embedding_index asset first"
         )
+    hosts = tuple(allowed_hosts) or default_allowed_hosts(host)
+    if "*" in hosts:
+        print(f"warning: {host} answers any Host header (pass --allowed-host NAME)", flush=True)
     web = WebSettings(
         dagster_url=dagster_url or settings.dagster_ui,
         mlflow_url=mlflow_url or settings.mlflow_ui,
         cache_dir=settings.cache_dir / "thumbnails",
+        allowed_hosts=hosts,
     )
     app = create_app(bundle, lake, web, warm_encoder=True)
     print(f"CoMix search on http://{host}:{port} (API docs at /docs), index {bundle}", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def default_allowed_hosts(host: str) -> tuple[str, ...]:
+    """The bound address; for a loopback bind also its other names; for a wildcard bind
+    (``0.0.0.0``, ``::``) any host, since the names people use for the machine are unknown."""
+    import ipaddress
+
+    from comix_resources.webapp.app import LOOPBACK_HOSTS
+
+    if host in ("", "0.0.0.0", "::"):
+        return ("*",)
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    return tuple(dict.fromkeys((host, *LOOPBACK_HOSTS))) if loopback else (host,)

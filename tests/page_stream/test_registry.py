@@ -71,6 +71,13 @@ def test_a_learnable_model_is_registered_gated_and_loads_back(tmp_path: Path) ->
 
     loaded = load_champion(tracker)
     assert loaded is not None and loaded[1] == 1
+
+    # The same data again (a rerun, or a run after a kill): the version is reused as it was.
+    again = train_and_register(books, small_config(), tracker, seed=0)
+    assert again.version.version == 1 and again.version.run_id == outcome.version.run_id
+    assert again.model_metrics == outcome.model_metrics and not again.promoted
+    assert "reused" in again.promotion_reason
+    assert len(tracker.client.search_model_versions(f"name = '{MODEL_NAME}'")) == 1
     [ours] = predict_books(loaded[0], books[:1])
     assert len(ours.labels) == len(books[0])
 

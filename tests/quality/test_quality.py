@@ -127,3 +127,45 @@ def test_demo_library_non_comic_pages_are_found() -> None:
     assert tp / (tp + fp) >= 0.95
     assert tp / (tp + fn) >= 0.95
     assert all(spreads)
+
+
+def test_a_page_that_cannot_be_decoded_is_judged_unreadable_and_the_rest_go_on(tmp_path) -> None:
+    import polars as pl
+
+    from comix_resources.expectations import page_quality_suite
+    from comix_resources.lake import Lake
+    from comix_resources.quality.table import page_quality_table
+    from tests.hostile import damaged_scan_jpeg, drawn_page
+
+    lake = Lake(tmp_path / "lake")
+    files = {"b-0000": damaged_scan_jpeg(), "b-0001": drawn_page(1)}
+    for page_id, data in files.items():
+        lake.write_bytes(lake.path("s", "c", f"{page_id}.jpg"), data)
+    pages = pl.DataFrame(
+        {
+            "page_id": list(files),
+            "path": [f"s/c/{page_id}.jpg" for page_id in files],
+            "status": ["ok", "ok"],
+        }
+    )
+    panels = pl.DataFrame(
+        schema={"page_id": pl.String, "category": pl.String, "bbox": pl.List(pl.Int64)}
+    )
+    text = pl.DataFrame(
+        schema={
+            "page_id": pl.String,
+            "status": pl.String,
+            "items": pl.List(pl.Struct({"bbox": pl.List(pl.Int64)})),
+        }
+    )
+    table = page_quality_table(lake, pages, panels, text)
+    rows = {row["page_id"]: row for row in table.iter_rows(named=True)}
+    assert rows["b-0000"]["flags"] == ["unreadable"] and rows["b-0000"]["is_comic"] is False
+    assert rows["b-0000"]["reasons"] == (
+        "unreadable: s/c/b-0000.jpg: OSError: broken data stream when reading image file"
+    )
+    assert rows["b-0000"]["ink_coverage"] is None
+    assert (
+        rows["b-0001"]["ink_coverage"] is not None and "unreadable" not in rows["b-0001"]["flags"]
+    )
+    assert page_quality_suite(table).validate().success  # the blocking schema check passes

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,13 @@ def calibre_library() -> Path:
     if not (path / "metadata.db").is_file():
         pytest.skip(f"{path / 'metadata.db'} not found")
     return path
+
+
+@pytest.fixture
+def library_copy(calibre_library: Path, tmp_path: Path) -> Path:
+    """A writable copy of the fixture library (the shared one is read-only)."""
+    copy = tmp_path / "library"
+    shutil.copytree(calibre_library, copy)
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return copy

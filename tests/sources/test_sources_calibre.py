@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
-import stat
 from pathlib import Path
 
 import pytest
@@ -16,16 +14,6 @@ CBZ = "Unknown/Captain Science #001 (1)/Captain Science #001 - Unknown.cbz"
 CBR = "Unknown/Captain Science #001 (CBR scan) (2)/Captain Science #001 (CBR scan) - Unknown.cbr"
 CB7 = "Unknown/Captain Science #001 (CB7 scan) (3)/Captain Science #001 (CB7 scan) - Unknown.cb7"
 PDF = "Jon Osterman/the tangle of their lives (4)/the tangle of their lives - Jon Osterman.pdf"
-
-
-@pytest.fixture
-def library_copy(calibre_library: Path, tmp_path: Path) -> Path:
-    """A writable copy of the fixture library (the shared one is read-only)."""
-    copy = tmp_path / "library"
-    shutil.copytree(calibre_library, copy)
-    for path in [copy, *copy.rglob("*")]:
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    return copy
 
 
 def edit(library: Path, *statements: tuple[str, tuple]) -> None:

@@ -163,3 +163,23 @@ def test_make_source(tmp_path: Path) -> None:
 def test_book_file_is_hashable() -> None:
     book = BookFile(Path("/x.cbz"), "c/x.cbz", "cbz", 1, 2, {"calibre_id": 1})
     assert len({book, book}) == 1
+
+
+def test_folder_and_file_names_that_are_not_utf8(tmp_path: Path) -> None:
+    import os
+
+    from comix_resources.discovery import content_digest, stat_digest
+    from comix_resources.fingerprints import FingerprintCache
+
+    folder = tmp_path / os.fsdecode(b"Bad \xff folder")
+    book = folder / os.fsdecode(b"\xfe.cbz")
+    images = folder / "scans"
+    touch(book, b"PK\x05\x06" + bytes(18))
+    touch(images / os.fsdecode(b"p\xe9.jpg"), b"\xff\xd8\xff")
+    [collection] = FolderTreeSource("amazon", tmp_path).collections()
+    assert collection.name == "Bad \\xff folder" and collection.key == "bad-xff-folder"
+    collection.name.encode("utf-8")  # a run tag, a log line, a sensor cursor can hold it
+    cache = FingerprintCache(tmp_path / "cache" / "fingerprints.sqlite")
+    assert stat_digest(collection) and content_digest(collection, cache)
+    for found in collection.books:
+        assert cache.cached_sha256(found.path, found.size, found.mtime_ns)

@@ -184,6 +184,7 @@ def client(corpus: Corpus, query_encoder, tmp_path_factory: pytest.TempPathFacto
         cache_dir=tmp_path_factory.mktemp("thumbs"),
         max_upload_bytes=2 * 1024**2,
         max_upload_pixels=2_000_000,
+        allowed_hosts=("testserver",),  # TestClient's Host
     )
     app = create_app(corpus.bundle, corpus.lake, settings, query_encoder=query_encoder)
     with TestClient(app, raise_server_exceptions=False) as test_client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -255,3 +256,66 @@ def test_page_lookup_and_html(client: TestClient, corpus: Corpus) -> None:
     assert html.status_code == 200 and "closure-lite v3" in html.text
     assert "/#/models/closure-lite/versions/3" in html.text
     assert client.get("/openapi.json").json()["paths"]["/api/search"]["get"]
+
+
+def test_an_internal_error_does_not_escape_the_app(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An exception that leaves the ASGI app makes uvicorn drop the connection, so the
+    # client's next keep-alive request fails too; raise_server_exceptions shows whether it does.
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    monkeypatch.setattr(engine, "search_keywords", lambda *a, **k: 1 / 0)
+    with TestClient(client.app, raise_server_exceptions=True) as strict:
+        response = strict.get("/api/search", params={"keyword": "robot"})
+        assert response.status_code == 500
+        assert strict.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "cluster", ["999999999999999999999999", str(2**31), str(-(2**31) - 1), "1e3"]
+)
+def test_numbers_out_of_range_are_422(client: TestClient, corpus: Corpus, cluster: str) -> None:
+    response = client.get("/api/search", params={"page_id": corpus.page_ids[0], "cluster": cluster})
+    assert response.status_code == 422, response.text
+    assert "cluster" in response.json()["error"]
+    upload = client.post(
+        "/api/search/image",
+        files={"file": ("p.png", corpus.sample_image.read_bytes(), "image/png")},
+        data={"cluster": cluster},
+    )
+    assert upload.status_code == 422 and "cluster" in upload.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/info", "/api/pages/nope", "/docs", "/static/app.js"])
+def test_security_headers_on_every_response(client: TestClient, path: str) -> None:
+    headers = client.get(path).headers
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+
+
+def test_unknown_host_is_refused(client: TestClient) -> None:
+    # DNS rebinding: a page on evil.example resolves its own name to 127.0.0.1.
+    response = client.get("/api/info", headers={"host": "evil.example:8765"})
+    assert response.status_code == 400
+    assert response.headers["x-frame-options"] == "DENY"
+    assert client.get("/api/info", headers={"host": "testserver:8765"}).status_code == 200
+
+
+def test_docs_use_local_assets_only(client: TestClient) -> None:
+    html = client.get("/docs").text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    assert "<script>" not in html  # no inline script: the CSP needs none
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+
+
+def test_default_allowed_hosts_follow_the_bound_address() -> None:
+    from comix_resources.webapp.serve import default_allowed_hosts
+
+    assert default_allowed_hosts("127.0.0.1") == ("127.0.0.1", "localhost", "::1")
+    assert default_allowed_hosts("192.168.1.20") == ("192.168.1.20",)
+    assert default_allowed_hosts("0.0.0.0") == ("*",)

@@ -197,3 +197,30 @@ def test_bad_query_shows_an_error_not_a_trace(server: str, browser) -> None:
     )
     assert "unknown page id" in status.inner_text()
     assert "Traceback" not in page.content()
+
+
+def test_docs_render_offline_under_the_csp(server: str, browser, artifacts: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    console: list[str] = []
+    foreign: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: console.append(str(error)))
+    page.on("request", lambda r: None if r.url.startswith(server) else foreign.append(r.url))
+    for path in ("/docs", "/"):
+        page.goto(f"{server}{path}")
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{server}/docs")
+    page.locator(".swagger-ui .opblock").first.wait_for(timeout=30_000)
+    assert page.locator(".swagger-ui .opblock").count() >= 5
+    page.screenshot(path=str(artifacts / "06-api-docs.png"))
+    assert console == [], console  # a CSP violation is a console error
+    assert foreign == [], foreign
+
+
+def test_a_bad_number_keeps_the_connection_usable(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=10) as api:
+        bad = api.get("/api/search", params={"page_id": "x", "cluster": "9" * 24})
+        assert bad.status_code == 422 and "cluster" in bad.json()["error"]
+        assert api.get("/api/info").status_code == 200  # same keep-alive connection
+        refused = api.get("/api/info", headers={"host": "rebound.example"})
+        assert refused.status_code == 400
