@@ -7,7 +7,7 @@ from comix_assets.checks import check_spec, suite_check_result
 from comix_assets.common import OWNERS, SOURCE_TITLES
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.dataspec import coco_to_dataspec
-from comix_resources.detection.table import detect_pages
+from comix_resources.detection.table import detect_pages_costed
 from comix_resources.expectations import (
     dataspec_rates_suite,
     dataspec_schema_suite,
@@ -21,7 +21,7 @@ from comix_resources.previews import (
     panels_overlay_png,
     thumbnail_grid_png,
 )
-from comix_resources.quality.table import page_quality_table
+from comix_resources.quality.table import mostly_non_comic_books, page_quality_table
 from comix_resources.resources import (
     DataQualityResource,
     LakeResource,
@@ -113,7 +113,7 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
         store, key = lake.lake(), context.partition_key
         pages_table = _read(store, source, key, "pages")
         detector = detection.build()
-        table, coco, failures = detect_pages(
+        table, coco, failures, cost = detect_pages_costed(
             store, pages_table, detector, rtl=detection.is_rtl(key)
         )
         store.write_parquet(store.partition_path(source, key, "panels.parquet"), table)
@@ -134,6 +134,7 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
                     round(float(per_page.mean() or 0), 2)
                 ),
                 "whole_page_fallbacks": whole_pages,
+                "workers": dg.MetadataValue.json(cost.as_metadata()),
                 "failed_pages": len(failures),
                 "failures": dg.MetadataValue.json(failures),
                 "detector": detector.name,
@@ -147,24 +148,36 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=text_key,
-        deps=[pages_key],
+        deps=[pages_key, panels_key],
         kinds={"python", "onnx", "parquet"},
         description=f"Text of every page of a {title} collection through the engine cascade "
         "(RapidOCR offline by default; OpenAI-compatible VLM endpoints and local transformers "
         "VLMs when configured): balloons, captions and sound effects with boxes, each page "
         "with the engine and model used, attempts, errors seen, latency, tokens and cost. "
         "Pages whose bytes and cascade are unchanged keep their row (nothing is paid twice). "
+        "A triage before the cascade (image features, panel layout, the OCR's detected lines) "
+        "spares pages that are surely not comics the VLM and OCR recognition, with the reason "
+        "in the row; pages are decoded once, on every core (`COMIX_WORKERS`). "
         f"Lake: `{source}/<collection>/page_text.parquet`.",
         **common,
     )
     def page_text(
-        context: dg.AssetExecutionContext, lake: LakeResource, text: PageTextResource
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        text: PageTextResource,
+        data_quality: DataQualityResource,
     ) -> dg.MaterializeResult:
         store, key = lake.lake(), context.partition_key
         path = store.partition_path(source, key, "page_text.parquet")
         previous = store.read_parquet(path) if store.exists(path) else None
         table, summary = extract_page_text(
-            store, _read(store, source, key, "pages"), text.build(), previous
+            store,
+            _read(store, source, key, "pages"),
+            text.build(),
+            previous,
+            panels=_read_optional(store, source, key, "panels"),
+            thresholds=data_quality.thresholds(),
+            workers=text.workers or None,
         )
         store.write_parquet(path, table)
         return dg.MaterializeResult(
@@ -173,6 +186,9 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
                 "ok": table.filter(pl.col("status") == "ok").height,
                 "failed": table.filter(pl.col("status") != "ok").height,
                 "reused": summary["reused"],
+                "triage": dg.MetadataValue.json(summary["triage"]),
+                "skipped_by_triage": summary["skipped"],
+                "workers": dg.MetadataValue.json(summary["workers"]),
                 "text_items": int(table["items"].list.len().sum()),
                 "cost_usd": dg.MetadataValue.float(float(summary["cost_usd"])),
                 "engines": dg.MetadataValue.json(summary["engines"]),
@@ -327,6 +343,7 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
             _read(store, source, key, "page_text"),
             data_quality.thresholds(),
         )
+        non_comic_books = mostly_non_comic_books(table, pages_table)
         path = store.partition_path(source, key, "page_quality.parquet")
         store.write_parquet(path, table)
         flagged = table.filter(pl.col("flags").list.len() > 0)
@@ -357,6 +374,8 @@ def build_annotation_assets(source: str) -> list[dg.AssetsDefinition]:
                 "pages": table.height,
                 "non_comic": table.filter(~pl.col("is_comic")).height,
                 "flags": dg.MetadataValue.json(flag_counts),
+                "mostly_non_comic_books": len(non_comic_books),
+                "non_comic_books": dg.MetadataValue.md(markdown_table(non_comic_books)),
                 "flagged_pages": dg.MetadataValue.md(
                     markdown_table(flagged.select("page_id", "is_comic", "flags", "reasons"))
                 ),

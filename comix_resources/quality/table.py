@@ -1,13 +1,20 @@
-"""The page_quality table of a collection: features and the comic / non-comic verdict per page."""
+"""The page_quality table of a collection: features and the comic / non-comic verdict per page.
+
+The image features come from the page_text row when it has them (the text stage measured
+them on its own decode of the page, with the page's final text boxes), so the verdict costs
+no decoding; a page without them is decoded here, at the thumbnail size the features use.
+"""
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
-from comix_resources.detection.files import load_image
+from comix_resources.images import load_page
 from comix_resources.lake import Lake
 from comix_resources.quality.classify import QualityThresholds, classify_page
-from comix_resources.quality.features import page_features
+from comix_resources.quality.features import ANALYSIS_SIDE, measure_image, text_features
 
 FEATURE_SCHEMA: dict[str, pl.DataType] = {
     "width": pl.Int64(),
@@ -69,16 +76,25 @@ def page_quality_table(
     for row in panels.filter(pl.col("category") == "panel").iter_rows(named=True):
         panel_boxes.setdefault(row["page_id"], []).append(row["bbox"])
     text_boxes: dict[str, list[list[int]]] = {}
+    measured: dict[str, dict] = {}
     for row in page_text.filter(pl.col("status") == "ok").iter_rows(named=True):
         text_boxes[row["page_id"]] = [item["bbox"] for item in row["items"] if item["bbox"]]
+        if row.get("features"):
+            measured[row["page_id"]] = json.loads(row["features"])
+            if row.get("skipped"):  # no text was read: detection's boxes stand for it
+                text_boxes[row["page_id"]] = measured[row["page_id"]].pop("text_boxes", [])
     rows = []
     for page in pages.filter(pl.col("status") == "ok").sort("page_id").iter_rows(named=True):
-        with lake.fs.open(lake.path(page["path"]), "rb") as handle:
-            image = load_image(handle)
         boxes = text_boxes.get(page["page_id"], [])
-        features = page_features(
-            image, boxes, picture_panel_count(panel_boxes.get(page["page_id"], []), boxes)
-        )
+        panel_count = picture_panel_count(panel_boxes.get(page["page_id"], []), boxes)
+        if page["page_id"] in measured:
+            features = {**measured[page["page_id"]], "panel_count": panel_count}
+        else:
+            with lake.fs.open(lake.path(page["path"]), "rb") as handle:
+                decoded = load_page(handle, ANALYSIS_SIDE)
+            features = text_features(
+                measure_image(decoded.pixels, (page["width"], page["height"])), boxes, panel_count
+            )
         is_comic, flags, reasons = classify_page(features, thresholds)
         rows.append(
             {
@@ -90,3 +106,21 @@ def page_quality_table(
             }
         )
     return pl.DataFrame(rows, schema=PAGE_QUALITY_SCHEMA, orient="row")
+
+
+MOSTLY_NON_COMIC = 0.5  # a book with at least this share of non-comic pages is reported
+
+
+def mostly_non_comic_books(
+    quality: pl.DataFrame, pages: pl.DataFrame, min_share: float = MOSTLY_NON_COMIC
+) -> pl.DataFrame:
+    """Books whose pages are mostly non-comic (a programming book among the comics): one row
+    each with ``book_id``, ``pages``, ``non_comic`` and ``non_comic_share``, worst first."""
+    return (
+        quality.join(pages.select("page_id", "book_id"), on="page_id")
+        .group_by("book_id")
+        .agg(pl.len().alias("pages"), (~pl.col("is_comic")).sum().alias("non_comic"))
+        .with_columns((pl.col("non_comic") / pl.col("pages")).round(3).alias("non_comic_share"))
+        .filter(pl.col("non_comic_share") >= min_share)
+        .sort(["non_comic_share", "book_id"], descending=[True, False])
+    )

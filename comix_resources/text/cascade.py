@@ -5,7 +5,18 @@ otherwise the engine is called, 429 and 5xx answers are retried with exponential
 jitter, and any other failure (timeout, connection, bad JSON, schema, empty answer) moves the
 page to the next engine. Successes are cached, failures are not, so the next run asks again
 only where no answer exists. Pages run on a bounded thread pool: the work is network-bound
-for VLM endpoints, and OCR engines serialise themselves.
+for VLM endpoints (``max_concurrency`` requests in flight, 32 by default: what a vLLM server
+or OpenRouter takes from one client), and OCR engines serialise themselves (a partition's
+pages reach OCR on many processes through ``text.table``, not through these threads).
+
+A 429 answer closes a gate for that engine until its Retry-After (or the backoff) has passed:
+the other pages wait at the gate instead of hammering the endpoint, and all of them go again
+the moment it opens, so the endpoint is never left idle longer than it asked.
+
+``extract_page(page, prepared)`` takes what the text stage already has for the page (the
+decoded pixels, the OCR's detected lines and the triage verdict): OCR then only recognises,
+and a page the triage calls non-comic skips the engines that cost money or time (``costly``
+engines always, OCR when ``skip_ocr_non_comic``), with the reason in its result.
 """
 
 from __future__ import annotations
@@ -13,9 +24,11 @@ from __future__ import annotations
 import io
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +69,54 @@ def backoff_delay(
     return delay
 
 
+DEFAULT_MAX_CONCURRENCY = 32
+TRIAGE_ENGINE = "triage"  # the engine named on a page that the triage answered alone
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """What the text stage knows of a page before the cascade: its pixels as the OCR reads
+    them, the lines the OCR's detection found there, and the triage's verdict."""
+
+    image: Any  # np.ndarray, RGB, at most the OCR's preprocessing size
+    quads: Sequence[Any]
+    non_comic: bool  # the triage is confident the page is not a comic
+    reason: str
+
+
+class _Gate:
+    """Closed until a time that a rate-limited answer asked for; shared by one engine's pages.
+
+    A thread that has already slept out the current closing passes straight through (its
+    own backoff was the wait), so no page waits twice for one 429.
+    """
+
+    def __init__(self) -> None:
+        self._open_at = 0.0
+        self._lock = threading.Lock()
+        self._waited = threading.local()
+
+    def close_for(self, seconds: float) -> None:
+        with self._lock:
+            self._open_at = max(self._open_at, time.monotonic() + seconds)
+
+    def wait(self, sleep: Callable[[float], None]) -> None:
+        while True:
+            with self._lock:
+                open_at = self._open_at
+            delay = open_at - time.monotonic()
+            if delay <= 0 or getattr(self._waited, "until", 0.0) >= open_at:
+                return
+            sleep(delay)
+            self._waited.until = open_at
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
 class TextCascade:
     """Run pages through ``engines`` in order; see the module docstring."""
 
@@ -63,11 +124,12 @@ class TextCascade:
         self,
         engines: Sequence[TextEngine],
         cache: TextCache | None = None,
-        max_concurrency: int = 2,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         prompt_version: str = PROMPT_VERSION,
         max_delay_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        skip_ocr_non_comic: bool = True,
     ) -> None:
         if not engines:
             raise ValueError("a cascade needs at least one engine")
@@ -80,6 +142,32 @@ class TextCascade:
         self.max_delay_s = max_delay_s
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self.skip_ocr_non_comic = skip_ocr_non_comic
+        self._gates = {engine.name: _Gate() for engine in self.engines}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a cascade of local engines goes to worker processes whole; its gates stay here
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_gates", "_sleep")}
+        state["_sleep"] = self._sleep if self._sleep is not time.sleep else None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._sleep = self._sleep or time.sleep
+        self._gates = {engine.name: _Gate() for engine in self.engines}
+
+    @property
+    def is_local(self) -> bool:
+        """Every engine computes on this machine (no endpoint to wait for)."""
+        return not any(getattr(engine, "remote", False) for engine in self.engines)
+
+    def skips(self, engine: TextEngine, prepared: PreparedPage | None) -> bool:
+        """Whether the triage spares ``engine`` this page."""
+        if prepared is None or not prepared.non_comic:
+            return False
+        if engine.name == "ocr":
+            return self.skip_ocr_non_comic
+        return bool(getattr(engine, "costly", True))
 
     def extract_pages(self, pages: Sequence[PageInput]) -> list[PageTextResult]:
         """One result per page, in the order of ``pages``; never raises for a bad page."""
@@ -88,7 +176,7 @@ class TextCascade:
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="page-text") as pool:
             return list(pool.map(self.extract_page, pages))
 
-    def extract_page(self, page: PageInput) -> PageTextResult:
+    def extract_page(self, page: PageInput, prepared: PreparedPage | None = None) -> PageTextResult:
         started = time.monotonic()
         try:
             data, sha256, width, height = _load(page)
@@ -96,13 +184,18 @@ class TextCascade:
             return _failed(page.page_id, [], started, f"unreadable image: {exc}")
 
         trail: list[Attempt] = []
+        skipped = [engine.name for engine in self.engines if self.skips(engine, prepared)]
+        if prepared is not None and len(skipped) == len(self.engines):
+            return _skipped(page.page_id, started, skipped, prepared.reason)
         for engine in self.engines:
+            if engine.name in skipped:
+                continue
             if self.cache is not None:
                 hit = self.cache.get(sha256, engine.name, engine.model, self.prompt_version)
                 if hit is not None:
                     trail.append(Attempt(engine.name, engine.model, "ok", 0.0, cached=True))
                     return _succeeded(page.page_id, engine, hit, trail, started, cached=True)
-            answer = self._try_engine(engine, data, width, height, trail)
+            answer = self._try_engine(engine, data, width, height, trail, prepared)
             if answer is not None:
                 if self.cache is not None:
                     self.cache.put(sha256, engine.name, engine.model, self.prompt_version, answer)
@@ -110,12 +203,27 @@ class TextCascade:
         return _failed(page.page_id, trail, started, trail[-1].detail if trail else None)
 
     def _try_engine(
-        self, engine: TextEngine, data: bytes, width: int, height: int, trail: list[Attempt]
+        self,
+        engine: TextEngine,
+        data: bytes,
+        width: int,
+        height: int,
+        trail: list[Attempt],
+        prepared: PreparedPage | None = None,
     ) -> EngineAnswer | None:
+        gate = self._gates[engine.name]
         for retry in range(engine.max_retries + 1):
+            gate.wait(self._sleep)
             began = time.monotonic()
             try:
-                answer = engine.extract(data, width, height)
+                if (
+                    prepared is not None
+                    and prepared.image is not None
+                    and hasattr(engine, "extract_lines")
+                ):
+                    answer = engine.extract_lines(prepared.image, prepared.quads, width, height)
+                else:
+                    answer = engine.extract(data, width, height)
             except EngineError as exc:
                 status = exc.status if isinstance(exc, EngineHTTPError) else None
                 trail.append(
@@ -136,15 +244,14 @@ class TextCascade:
                     and exc.retryable
                     and retry < engine.max_retries
                 ):
-                    self._sleep(
-                        backoff_delay(
-                            retry,
-                            engine.base_delay_s,
-                            self.max_delay_s,
-                            self._rng,
-                            exc.retry_after_s,
-                        )
+                    delay = backoff_delay(
+                        retry, engine.base_delay_s, self.max_delay_s, self._rng, exc.retry_after_s
                     )
+                    if exc.status == 429:
+                        gate.close_for(delay)  # every page of this engine waits, then all go
+                        gate.wait(self._sleep)
+                    else:
+                        self._sleep(delay)
                     continue
                 return None
             except Exception as exc:  # an engine bug costs the page this engine, not the run
@@ -220,6 +327,30 @@ def _succeeded(
         error=None,
         cached=cached,
         trail=tuple(trail),
+    )
+
+
+def failed_result(page_id: str, error: str) -> PageTextResult:
+    """The result of a page no engine could be given (its image does not decode)."""
+    return _failed(page_id, [], time.monotonic(), error)
+
+
+def _skipped(page_id: str, started: float, engines: list[str], reason: str) -> PageTextResult:
+    return PageTextResult(
+        page_id=page_id,
+        items=(),
+        engine=TRIAGE_ENGINE,
+        model=None,
+        attempts=0,
+        error_kinds=(),
+        latency_s=time.monotonic() - started,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd=0.0,
+        vlm=None,
+        status="ok",
+        error=None,
+        skipped=f"non-comic by triage, skipped {', '.join(engines)}: {reason}",
     )
 
 

@@ -22,6 +22,8 @@ class TransformersEngine:
     (the answer is cut and then fails as truncated JSON)."""
 
     name = "transformers"
+    remote = False
+    costly = True  # seconds per page on a CPU: the triage spares it non-comic pages
     max_retries = 0  # a local model does not rate-limit; a retry would give the same answer
     base_delay_s = 0.0
 
