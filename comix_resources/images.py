@@ -61,7 +61,8 @@ def _decode(source: ImageSource, max_side: int | None, mode: Mode) -> tuple[Imag
         image.load()
         if max_side is not None and max(image.size) >= 2 * max_side:
             image = image.reduce(max(image.size) // max_side)
-        image = ImageOps.exif_transpose(image)
+        if image.getexif().get(0x0112, 1) != 1:  # exif_transpose copies even an upright page
+            image = ImageOps.exif_transpose(image)
         if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import io
 import os
 import sqlite3
 import threading
@@ -271,12 +270,12 @@ def _crop(image: Image.Image, box: tuple[int, int, int, int], page_size: dict) -
 
 
 def lake_image_loader(lake: Lake) -> Callable[[str], Image.Image]:
-    """Loader of lake-relative ``page_image_path`` values (DataSpec rows)."""
-    from PIL import Image
+    """Loader of lake-relative ``page_image_path`` values (DataSpec rows), through the one
+    page loader (``comix_resources.images``: upright, transparency on white, RGB)."""
+    from comix_resources.images import open_page
 
     def load(path: str) -> Image.Image:
-        with Image.open(io.BytesIO(lake.read_bytes(lake.path(path)))) as image:
-            return image.convert("RGB")
+        return open_page(lake.read_bytes(lake.path(path)))
 
     return load
 

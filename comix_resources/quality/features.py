@@ -141,6 +141,24 @@ def text_features(
     }
 
 
+def panel_art_shares(
+    measures: ImageMeasures, text_boxes: Sequence[BoxLike], panels: Sequence[BoxLike]
+) -> list[float]:
+    """For each panel box (page pixels), the share of it that is drawing outside the text
+    boxes: a comic panel is mostly drawing, a framed code listing or paragraph almost none."""
+    shape = measures.art_mask.shape
+    drawing = measures.art_mask & ~_text_mask(text_boxes, measures.width, measures.height, shape)
+    sy, sx = shape[0] / measures.height, shape[1] / measures.width
+    shares = []
+    for x, y, w, h in panels:
+        window = drawing[
+            max(0, int(y * sy)) : max(1, int(np.ceil((y + h) * sy))),
+            max(0, int(x * sx)) : max(1, int(np.ceil((x + w) * sx))),
+        ]
+        shares.append(float(window.mean()) if window.size else 0.0)
+    return shares
+
+
 def page_features(
     image: np.ndarray | Image.Image, text_boxes: Sequence[BoxLike], panel_count: int
 ) -> dict[str, float | int | str]:

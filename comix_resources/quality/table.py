@@ -42,6 +42,10 @@ PAGE_QUALITY_SCHEMA: dict[str, pl.DataType] = {
 
 # A "panel" mostly covered by text boxes is a paragraph the detector framed, not a picture.
 TEXT_PANEL_MAX_COVER = 0.5
+# Nor is one with (almost) no drawing outside its text: a framed code listing or a block of
+# prose the detector boxed (a programming book's pages: 0.0-0.2 % drawing in such boxes;
+# comic panels are mostly drawing).
+PICTURE_MIN_ART = 0.02
 
 
 def _text_cover(panel: list[int], text_boxes: list[list[int]]) -> float:
@@ -55,9 +59,18 @@ def _text_cover(panel: list[int], text_boxes: list[list[int]]) -> float:
     return min(1.0, inside / max(w * h, 1))
 
 
-def picture_panel_count(panels: list[list[int]], text_boxes: list[list[int]]) -> int:
-    """Panels that hold a picture: those less than half covered by text boxes."""
-    return sum(_text_cover(panel, text_boxes) < TEXT_PANEL_MAX_COVER for panel in panels)
+def picture_panel_count(
+    panels: list[list[int]],
+    text_boxes: list[list[int]],
+    art_shares: list[float] | None = None,
+) -> int:
+    """Panels that hold a picture: less than half covered by text boxes and, when the
+    panels' ``art_shares`` (``features.panel_art_shares``) are known, with some drawing."""
+    shares = art_shares if art_shares is not None else [1.0] * len(panels)
+    return sum(
+        _text_cover(panel, text_boxes) < TEXT_PANEL_MAX_COVER and share >= PICTURE_MIN_ART
+        for panel, share in zip(panels, shares, strict=True)
+    )
 
 
 def page_quality_table(
@@ -88,7 +101,9 @@ def page_quality_table(
         boxes = text_boxes.get(page["page_id"], [])
         panel_count = picture_panel_count(panel_boxes.get(page["page_id"], []), boxes)
         if page["page_id"] in measured:
-            features = {**measured[page["page_id"]], "panel_count": panel_count}
+            # the text stage counted picture panels with the drawing inside them, when it
+            # was given the panels
+            features = {"panel_count": panel_count, **measured[page["page_id"]]}
         else:
             with lake.fs.open(lake.path(page["path"]), "rb") as handle:
                 decoded = load_page(handle, ANALYSIS_SIDE)

@@ -89,7 +89,7 @@ class OcrEngine:
         det_limit_side_len: int = 1280,
         min_score: float = 0.5,
         threads: int = 1,
-        rec_batch: int = 8,
+        rec_batch: int = 4,
     ) -> None:
         self.det_limit_side_len = det_limit_side_len
         self.min_score = min_score
@@ -156,7 +156,7 @@ class OcrEngine:
         return self._parts
 
     def detect_lines(self, image: np.ndarray) -> list[Quad]:
-        """Text-line quads of an RGB or BGR page (colour order does not matter to DB)."""
+        """Text-line quads of an RGB page, in its pixels."""
         import cv2
 
         with self._lock:
@@ -164,20 +164,21 @@ class OcrEngine:
             h, w = image.shape[:2]
             ratio = min(1.0, self.det_limit_side_len / max(h, w))
             dh, dw = max(32, round(h * ratio / 32) * 32), max(32, round(w * ratio / 32) * 32)
-            small = cv2.resize(image, (dw, dh), interpolation=cv2.INTER_LINEAR)
+            small = cv2.resize(image, (dw, dh), interpolation=cv2.INTER_LINEAR)[..., ::-1]
+            # the models were trained on OpenCV's BGR order: red lettering reads as blue else
             tensor = (small.astype(np.float32) * (2 / 255.0) - 1.0).transpose(2, 0, 1)[None]
             prob = parts["det"].run(None, {parts["det"].get_inputs()[0].name: tensor})[0]
             quads, _ = parts["post"](prob, (h, w))
         return [np.asarray(q, dtype=np.float32) for q in quads]
 
     def recognize(self, image: np.ndarray, quads: Sequence[Quad]) -> list[_Line]:
-        """Read the lines at ``quads``; empty and low-score lines are dropped."""
+        """Read the lines at ``quads`` of an RGB page; empty and low-score lines are dropped."""
         if not quads:
             return []
         import cv2
         from rapidocr.utils.process_img import get_rotate_crop_image
 
-        crops = [get_rotate_crop_image(image, copy.deepcopy(q)) for q in quads]
+        crops = [get_rotate_crop_image(image, copy.deepcopy(q))[..., ::-1] for q in quads]
         ratios = np.array([c.shape[1] / max(1, c.shape[0]) for c in crops])
         order = np.argsort(ratios, kind="stable")
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
@@ -223,7 +224,7 @@ class OcrEngine:
         return lines
 
     def read_lines(self, image: np.ndarray) -> list[_Line]:
-        """Detected and recognised text lines of a page image (RGB or BGR)."""
+        """Detected and recognised text lines of an RGB page image."""
         return self.recognize(image, self.detect_lines(image))
 
     def extract(self, image_bytes: bytes, width: int, height: int) -> EngineAnswer:

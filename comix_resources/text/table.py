@@ -29,7 +29,12 @@ from comix_resources.images import load_rgb
 from comix_resources.lake import Lake
 from comix_resources.parallel import parallel_map
 from comix_resources.quality import QualityThresholds
-from comix_resources.quality.features import ImageMeasures, measure_image, text_features
+from comix_resources.quality.features import (
+    ImageMeasures,
+    measure_image,
+    panel_art_shares,
+    text_features,
+)
 from comix_resources.quality.table import picture_panel_count
 from comix_resources.quality.triage import NON_COMIC, TRIAGE_VERSION, Triage, triage_page
 from comix_resources.text.base import PageInput, PageTextResult, TextEngine
@@ -160,7 +165,8 @@ def _prepare_page(stage: _Stage, task: _Task) -> _Done:
     quads = stage.detector.detect_lines(image)
     sx, sy = task.width / image.shape[1], task.height / image.shape[0]
     blocks = _xywh_boxes(line_blocks(quads), sx, sy)
-    features = text_features(measures, blocks, picture_panel_count(task.panels, blocks))
+    art = panel_art_shares(measures, blocks, task.panels)
+    features = text_features(measures, blocks, picture_panel_count(task.panels, blocks, art))
     triage = triage_page(features, len(quads), stage.thresholds)
     result = None
     if stage.cascade is not None:
@@ -170,15 +176,24 @@ def _prepare_page(stage: _Stage, task: _Task) -> _Done:
     return _Done(task.page_id, triage, measures.packed(), blocks, result)
 
 
-def _final_features(done: _Done, result: PageTextResult) -> dict[str, object] | None:
+def _final_features(
+    done: _Done, result: PageTextResult, panels: list[list[int]] | None
+) -> dict[str, object] | None:
+    """The page's quality features with its final text boxes; the picture-panel count when
+    the panels were given (page_quality counts them itself otherwise)."""
     if done.measures is None:
         return None
     if result.skipped:
         boxes = done.blocks  # nothing was read: detection's boxes are the page's text
     else:
         boxes = [list(item.bbox) for item in result.items if item.bbox]
-    features = text_features(ImageMeasures.unpacked(done.measures), boxes, 0)
-    features.pop("panel_count")  # page_quality counts picture panels against these boxes
+    measures = ImageMeasures.unpacked(done.measures)
+    count = 0
+    if panels is not None:
+        count = picture_panel_count(panels, boxes, panel_art_shares(measures, boxes, panels))
+    features = text_features(measures, boxes, count)
+    if panels is None:
+        features.pop("panel_count")
     if result.skipped:
         features["text_boxes"] = boxes
     return features
@@ -248,7 +263,13 @@ def extract_page_text(
             result = item.result if results is None else results[i]
         final.append(result)
         fresh[item.page_id] = _row(
-            result, page["sha256"], signature, item.triage, _final_features(item, result)
+            result,
+            page["sha256"],
+            signature,
+            item.triage,
+            _final_features(
+                item, result, panel_boxes.get(page["page_id"], []) if panels is not None else None
+            ),
         )
     rows = [
         fresh.get(page_id) or kept[page_id]

@@ -8,7 +8,6 @@ and generation is serialised, since one model already keeps the CPU or GPU busy.
 
 from __future__ import annotations
 
-import io
 import threading
 from pathlib import Path
 from typing import Any
@@ -71,10 +70,10 @@ class TransformersEngine:
 
     def extract(self, image_bytes: bytes, width: int, height: int) -> EngineAnswer:
         import torch
-        from PIL import Image
 
-        with Image.open(io.BytesIO(image_bytes)) as opened:
-            image = opened.convert("RGB")
+        from comix_resources.images import open_page
+
+        image = open_page(image_bytes)
         if self.max_image_side is not None:
             # box_2d is relative to the page, so a smaller copy changes no coordinate
             image.thumbnail((self.max_image_side, self.max_image_side))

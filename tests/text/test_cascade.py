@@ -180,3 +180,43 @@ def test_unreadable_image_and_engine_bug_do_not_stop_the_run(tmp_path) -> None:
 def test_a_cascade_needs_engines() -> None:
     with pytest.raises(ValueError):
         TextCascade([])
+
+
+def test_triage_spares_costly_engines_and_ocr_only_when_configured() -> None:
+    from comix_resources.text.cascade import PreparedPage
+
+    class Costly(StubEngine):
+        costly = True
+
+    class Local(StubEngine):
+        costly = False
+
+    vlm, ocr = Costly("openai"), Local("ocr")
+    prose = PreparedPage(None, (), non_comic=True, reason="text_page: 40% text boxes")
+    skipping = TextCascade([vlm, ocr])
+    result = skipping.extract_page(page("p", (3, 3, 3)), prose)
+    assert (result.status, result.engine, result.items) == ("ok", "triage", ())
+    assert "skipped openai, ocr" in result.skipped and "40% text boxes" in result.skipped
+    assert vlm.calls == ocr.calls == 0
+    reading = TextCascade([vlm, ocr], skip_ocr_non_comic=False)
+    result = reading.extract_page(page("p", (3, 3, 3)), prose)
+    assert (result.engine, vlm.calls, ocr.calls, result.skipped) == ("ocr", 0, 1, None)
+    comic = PreparedPage(None, (), non_comic=False, reason="comic features")
+    assert skipping.extract_page(page("q", (4, 4, 4)), comic).engine == "openai"
+
+
+def test_a_429_closes_the_gate_for_the_other_pages_until_retry_after() -> None:
+    from comix_resources.text.cascade import _Gate
+
+    gate = _Gate()
+    gate.close_for(0.3)
+    started = time.monotonic()
+    waited: list[float] = []
+    other = threading.Thread(target=lambda: (gate.wait(time.sleep), waited.append(0)))
+    other.start()
+    gate.wait(time.sleep)  # the page that got the 429 sleeps it out once ...
+    elapsed = time.monotonic() - started
+    gate.wait(lambda s: pytest.fail(f"slept {s} twice"))  # ... and is not held again
+    other.join()
+    assert 0.25 <= elapsed < 1.0 and waited == [0]
+    assert time.monotonic() - started >= 0.25
