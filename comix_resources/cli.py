@@ -297,8 +297,10 @@ def bench_pipeline(
     library: Annotated[
         Path | None, typer.Option(help="A demo library (default: generate one).")
     ] = None,
-    demo_pages: Annotated[int, typer.Option(help="Demo pages, spread over the library.")] = 24,
-    science_pages: Annotated[int, typer.Option(help="Pages of the real 1946 comic.")] = 12,
+    demo_pages: Annotated[
+        int, typer.Option(help="Demo pages spread over the library; 0: all, -1: none.")
+    ] = 0,
+    science_pages: Annotated[int, typer.Option(help="Pages of the real 1946 comic.")] = 36,
     rust_pages: Annotated[int, typer.Option(help="Pages of the real programming book.")] = 12,
     workers: Annotated[
         list[int] | None, typer.Option(help="Worker counts of the 'after' side (repeatable).")

@@ -3,7 +3,8 @@ quality figures beside the speed.
 
 Page sets, each put into a throwaway lake the way ingestion would (pages table and files):
 
-- ``demo``: pages spread evenly over the demo library (every page type), with its truth;
+- ``demo``: the demo library's pages (or ``demo_pages`` of them spread evenly, every page
+  type), with its truth;
 - ``science``: the real 1946 "Science Comics #1" (``real_archives/stump``), panels truth from
   ``real_pages/science_comics_001.truth.json`` and the lettering truth of
   ``science_comics_001.lettering.json`` beside this module (lines read by eye, only where
@@ -75,10 +76,11 @@ def _spread(items: Sequence[Any], count: int) -> list[Any]:
 
 
 def demo_set(library: Path, count: int) -> tuple[list[BenchPage], dict[str, dict]]:
-    """``count`` demo pages spread over the library, and the truth by book id."""
+    """``count`` demo pages spread over the library (0: every page), and the truth by book."""
     from comix_resources.benchmarks.demo_pages import iter_demo_pages
 
-    chosen = _spread(list(iter_demo_pages(library)), count)
+    every = list(iter_demo_pages(library))
+    chosen = _spread(every, count) if count else every
     pages = []
     for p in chosen:
         texts = [
@@ -315,7 +317,7 @@ def run_pipeline_benchmark(
             library = scratch / "demo"
             generate_demo_library(library, seed=7)
         sets: dict[str, tuple[list[BenchPage], dict[str, dict]]] = {}
-        if demo_pages:
+        if demo_pages >= 0:
             sets["demo"] = demo_set(Path(library), demo_pages)
         if science_pages and SCIENCE_CBZ.exists():
             sets["science"] = (science_set(science_pages), {})
