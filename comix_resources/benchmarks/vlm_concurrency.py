@@ -41,6 +41,11 @@ PAGE_ANSWER: dict[str, Any] = {
 }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # listen backlog: every client thread may connect at once
+
+
 class FakeVlmEndpoint:
     """``POST /v1/chat/completions`` on a free loopback port; counts requests and 429s."""
 
@@ -91,9 +96,7 @@ class FakeVlmEndpoint:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 256
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -9,9 +9,9 @@ for VLM endpoints (``max_concurrency`` requests in flight, 32 by default: what a
 or OpenRouter takes from one client), and OCR engines serialise themselves (a partition's
 pages reach OCR on many processes through ``text.table``, not through these threads).
 
-A 429 answer closes a gate for that engine until its Retry-After (or the backoff) has passed:
-the other pages wait at the gate instead of hammering the endpoint, and all of them go again
-the moment it opens, so the endpoint is never left idle longer than it asked.
+A 429 answer lowers how many requests that engine keeps in flight to what the endpoint took
+(``_InFlight``); the refused page waits its Retry-After (or the backoff) alone while the other
+pages keep the endpoint full, and the limit climbs back while answers come.
 
 ``extract_page(page, prepared)`` takes what the text stage already has for the page (the
 decoded pixels, the OCR's detected lines and the triage verdict): OCR then only recognises,
@@ -84,37 +84,44 @@ class PreparedPage:
     reason: str
 
 
-class _Gate:
-    """Closed until a time that a rate-limited answer asked for; shared by one engine's pages.
-
-    A thread that has already slept out the current closing passes straight through (its
-    own backoff was the wait), so no page waits twice for one 429.
+class _InFlight:
+    """Requests in flight to one engine: at most ``ceiling``, and at most what the endpoint
+    has shown it takes. A 429 lowers the limit to the requests in flight when it came, less
+    one; every ``limit`` answers in a row raise it by one again (additive increase,
+    multiplicative-style decrease, as TCP does). A refused page waits out its own
+    Retry-After while the others keep the endpoint full: nobody idles on a slot.
     """
 
-    def __init__(self) -> None:
-        self._open_at = 0.0
-        self._lock = threading.Lock()
-        self._waited = threading.local()
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self.active = 0
+        self._answers = 0
+        self._changed = threading.Condition()
 
-    def close_for(self, seconds: float) -> None:
-        with self._lock:
-            self._open_at = max(self._open_at, time.monotonic() + seconds)
+    def acquire(self) -> None:
+        with self._changed:
+            while self.active >= self.limit:
+                self._changed.wait()
+            self.active += 1
 
-    def wait(self, sleep: Callable[[float], None]) -> None:
-        while True:
-            with self._lock:
-                open_at = self._open_at
-            delay = open_at - time.monotonic()
-            if delay <= 0 or getattr(self._waited, "until", 0.0) >= open_at:
-                return
-            sleep(delay)
-            self._waited.until = open_at
+    def release(self, rate_limited: bool) -> None:
+        with self._changed:
+            if rate_limited:
+                self.limit = max(1, min(self.limit, self.active - 1))
+                self._answers = 0
+            elif self.limit < self.ceiling:
+                self._answers += 1
+                if self._answers >= self.limit:
+                    self.limit, self._answers = self.limit + 1, 0
+            self.active -= 1
+            self._changed.notify_all()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {}
+        return {"ceiling": self.ceiling}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
+        self.__init__(state["ceiling"])  # type: ignore[misc]
 
 
 class TextCascade:
@@ -143,18 +150,18 @@ class TextCascade:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self.skip_ocr_non_comic = skip_ocr_non_comic
-        self._gates = {engine.name: _Gate() for engine in self.engines}
+        self._in_flight = {engine.name: _InFlight(max_concurrency) for engine in self.engines}
 
     def __getstate__(self) -> dict[str, Any]:
-        # a cascade of local engines goes to worker processes whole; its gates stay here
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_gates", "_sleep")}
+        # a cascade of local engines goes to worker processes whole; its limits stay here
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_in_flight", "_sleep")}
         state["_sleep"] = self._sleep if self._sleep is not time.sleep else None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._sleep = self._sleep or time.sleep
-        self._gates = {engine.name: _Gate() for engine in self.engines}
+        self._in_flight = {e.name: _InFlight(self.max_concurrency) for e in self.engines}
 
     @property
     def is_local(self) -> bool:
@@ -211,9 +218,9 @@ class TextCascade:
         trail: list[Attempt],
         prepared: PreparedPage | None = None,
     ) -> EngineAnswer | None:
-        gate = self._gates[engine.name]
+        slots = self._in_flight[engine.name]
         for retry in range(engine.max_retries + 1):
-            gate.wait(self._sleep)
+            slots.acquire()
             began = time.monotonic()
             try:
                 if (
@@ -226,6 +233,7 @@ class TextCascade:
                     answer = engine.extract(data, width, height)
             except EngineError as exc:
                 status = exc.status if isinstance(exc, EngineHTTPError) else None
+                slots.release(rate_limited=status == 429)
                 trail.append(
                     Attempt(
                         engine.name,
@@ -244,17 +252,19 @@ class TextCascade:
                     and exc.retryable
                     and retry < engine.max_retries
                 ):
-                    delay = backoff_delay(
-                        retry, engine.base_delay_s, self.max_delay_s, self._rng, exc.retry_after_s
+                    self._sleep(
+                        backoff_delay(
+                            retry,
+                            engine.base_delay_s,
+                            self.max_delay_s,
+                            self._rng,
+                            exc.retry_after_s,
+                        )
                     )
-                    if exc.status == 429:
-                        gate.close_for(delay)  # every page of this engine waits, then all go
-                        gate.wait(self._sleep)
-                    else:
-                        self._sleep(delay)
                     continue
                 return None
             except Exception as exc:  # an engine bug costs the page this engine, not the run
+                slots.release(False)
                 detail = f"{type(exc).__name__}: {exc}"[:_DETAIL_CHARS]
                 trail.append(
                     Attempt(
@@ -262,6 +272,7 @@ class TextCascade:
                     )
                 )
                 return None
+            slots.release(False)
             trail.append(
                 Attempt(
                     engine.name,

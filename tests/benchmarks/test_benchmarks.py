@@ -74,6 +74,6 @@ def test_vlm_pages_per_second_rise_with_requests_in_flight_until_the_endpoint_li
     assert all(row["ok"] == row["pages"] for row in rows.values())
     assert rows[4]["pages_per_s"] > 2.5 * rows[1]["pages_per_s"]
     assert rows[4]["rate_limited_429"] == 0 and rows[4]["peak_in_flight"] == 4
-    # beyond the endpoint's capacity: 429s, waited out, no page lost, no gain
+    # beyond the endpoint's capacity: 429s, waited out, no page lost, the endpoint kept full
     assert rows[8]["rate_limited_429"] > 0 and rows[8]["peak_in_flight"] == 4
-    assert rows[8]["pages_per_s"] < 1.5 * rows[4]["pages_per_s"]
+    assert 0.7 * rows[4]["pages_per_s"] < rows[8]["pages_per_s"] < 1.5 * rows[4]["pages_per_s"]

@@ -205,18 +205,21 @@ def test_triage_spares_costly_engines_and_ocr_only_when_configured() -> None:
     assert skipping.extract_page(page("q", (4, 4, 4)), comic).engine == "openai"
 
 
-def test_a_429_closes_the_gate_for_the_other_pages_until_retry_after() -> None:
-    from comix_resources.text.cascade import _Gate
+def test_a_429_lowers_the_requests_in_flight_to_what_the_endpoint_took() -> None:
+    from comix_resources.text.cascade import _InFlight
 
-    gate = _Gate()
-    gate.close_for(0.3)
-    started = time.monotonic()
-    waited: list[float] = []
-    other = threading.Thread(target=lambda: (gate.wait(time.sleep), waited.append(0)))
-    other.start()
-    gate.wait(time.sleep)  # the page that got the 429 sleeps it out once ...
-    elapsed = time.monotonic() - started
-    gate.wait(lambda s: pytest.fail(f"slept {s} twice"))  # ... and is not held again
-    other.join()
-    assert 0.25 <= elapsed < 1.0 and waited == [0]
-    assert time.monotonic() - started >= 0.25
+    slots = _InFlight(ceiling=4)
+    for _ in range(4):
+        slots.acquire()
+    slots.release(rate_limited=True)  # refused with 4 in flight: the endpoint takes 3
+    assert (slots.limit, slots.active) == (3, 3)
+    blocked = threading.Thread(target=slots.acquire)
+    blocked.start()
+    blocked.join(0.2)
+    assert blocked.is_alive()  # a fourth request waits for a slot, not for a timer
+    slots.release(rate_limited=False)
+    blocked.join(1)
+    assert not blocked.is_alive() and slots.active == 3
+    for _ in range(3):  # a run of answers as long as the limit gives a slot back
+        slots.release(rate_limited=False)
+    assert slots.limit == 4 and slots.active == 0
