@@ -87,13 +87,16 @@ def parallel_map(
     items: Sequence[Item],
     context: Context,
     workers: int | None = None,
+    min_items_per_worker: int = 1,
 ) -> tuple[list[Result], MapCost]:
     """``[fn(context, item) for item in items]`` on up to ``workers`` processes.
 
     ``fn`` must be a module-level function and ``context`` picklable. An exception in ``fn``
     is raised here, as it would be in a loop: per-item failures belong in ``fn``'s result.
+    A worker costs about two CPU-seconds to start (an interpreter importing the engines), so
+    cheap work asks for ``min_items_per_worker`` items per worker, or runs here.
     """
-    workers = min(workers or default_workers(), max(1, len(items)))
+    workers = min(workers or default_workers(), max(1, len(items) // min_items_per_worker))
     started = time.perf_counter()
     if workers == 1:
         cpu = _cpu_s()

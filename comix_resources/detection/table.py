@@ -60,7 +60,10 @@ def detect_pages_costed(
         else lake.read_bytes(lake.path(page["path"]))
         for page in readable
     ]
-    outcomes, cost = parallel_map(_detect_one, images, _Detect(detector, rtl), workers)
+    # a contour detection is ~30 ms of CPU: a worker pays for its start-up after ~100 pages
+    outcomes, cost = parallel_map(
+        _detect_one, images, _Detect(detector, rtl), workers, min_items_per_worker=100
+    )
     detections: list[tuple[str, str, Detection]] = []
     failures: dict[str, str] = {}
     for page, outcome in zip(readable, outcomes, strict=True):

@@ -252,7 +252,8 @@ def extract_page_text(
         or OcrEngine()
     )
     stage = _Stage(detector, cascade if cascade.is_local else None, thresholds)
-    done, cost = parallel_map(_prepare_page, tasks, stage, workers)
+    # a page is ~0.5 s of CPU, a worker's start ~2 s: from a handful of pages on it pays
+    done, cost = parallel_map(_prepare_page, tasks, stage, workers, min_items_per_worker=4)
     results = _read_remote(cascade, tasks, done) if stage.cascade is None else None
     fresh: dict[str, dict[str, object]] = {}
     final: list[PageTextResult] = []

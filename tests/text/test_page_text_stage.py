@@ -43,9 +43,20 @@ def lake(shared_fixtures: Path, tmp_path_factory: pytest.TempPathFactory) -> Lak
                 )
             )
     comic = sample_page()
-    pages.append(
-        BenchPage("sample-0000", "sample", 0, comic.image, "png", comic.width, comic.height, True)
-    )
+    # enough pages for two workers to be worth starting (a page each would not be)
+    for index in range(6):
+        pages.append(
+            BenchPage(
+                f"sample-{index:04d}",
+                "sample",
+                index,
+                comic.image,
+                "png",
+                comic.width,
+                comic.height,
+                True,
+            )
+        )
     root = tmp_path_factory.mktemp("stage-lake")
     write_lake(root, pages)
     return Lake(str(root))
@@ -74,6 +85,10 @@ def test_prose_pages_skip_recognition_and_quality_needs_no_decode(lake: Lake) ->
         Path(lake.local_path(lake.path(page["path"]))).unlink()
     quality = page_quality_table(lake, pages, panels, table)
     verdicts = dict(zip(quality["page_id"], quality["is_comic"], strict=True))
-    assert verdicts == {"rust-0251": False, "rust-0503": False, "sample-0000": True}
+    assert verdicts == {
+        "rust-0251": False,
+        "rust-0503": False,
+        **{f"sample-{index:04d}": True for index in range(6)},
+    }
     flags = dict(zip(quality["page_id"], quality["flags"].to_list(), strict=True))
     assert flags["rust-0251"] == ["text_page"]
