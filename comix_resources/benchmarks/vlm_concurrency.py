@@ -151,13 +151,14 @@ def run_vlm_concurrency_benchmark(
     latency_s: float = 4.0,
     server_capacity: int = 32,
     pages_per_slot: int = 2,
+    retry_after_s: float = 1.0,
 ) -> dict[str, Any]:
     """For each ``max_concurrency``: pages, seconds, pages/s, requests, 429s, peak in flight."""
     from comix_resources.text import OpenAIEngine, TextCascade
 
     rows = []
     for concurrency in concurrencies:
-        endpoint = FakeVlmEndpoint(latency_s, server_capacity)
+        endpoint = FakeVlmEndpoint(latency_s, server_capacity, retry_after_s)
         pages = _pages(max(4, pages_per_slot * concurrency))
         with endpoint.running():
             engine = OpenAIEngine(

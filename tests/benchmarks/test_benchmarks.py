@@ -69,11 +69,13 @@ def test_speed_reports_pages_per_second(demo_library: Path) -> None:
 def test_vlm_pages_per_second_rise_with_requests_in_flight_until_the_endpoint_limit() -> None:
     from comix_resources.benchmarks.vlm_concurrency import run_vlm_concurrency_benchmark
 
-    report = run_vlm_concurrency_benchmark((1, 4, 8), latency_s=0.4, server_capacity=4)
+    report = run_vlm_concurrency_benchmark(
+        (1, 4, 8), latency_s=0.4, server_capacity=4, pages_per_slot=4, retry_after_s=0.2
+    )
     rows = {row["max_concurrency"]: row for row in report["rows"]}
     assert all(row["ok"] == row["pages"] for row in rows.values())
     assert rows[4]["pages_per_s"] > 2.5 * rows[1]["pages_per_s"]
     assert rows[4]["rate_limited_429"] == 0 and rows[4]["peak_in_flight"] == 4
     # beyond the endpoint's capacity: 429s, waited out, no page lost, the endpoint kept full
     assert rows[8]["rate_limited_429"] > 0 and rows[8]["peak_in_flight"] == 4
-    assert 0.7 * rows[4]["pages_per_s"] < rows[8]["pages_per_s"] < 1.5 * rows[4]["pages_per_s"]
+    assert 0.6 * rows[4]["pages_per_s"] < rows[8]["pages_per_s"] < 1.5 * rows[4]["pages_per_s"]
