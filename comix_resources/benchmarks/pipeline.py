@@ -270,7 +270,11 @@ def score_side(
     verdict = dict(zip(quality["page_id"], quality["is_comic"], strict=True))
     judged = [p for p in pages if p.is_comic is not None and p.page_id in verdict]
     pr = binary_pr([not verdict[p.page_id] for p in judged], [not p.is_comic for p in judged])
-    scores.update(non_comic_precision=pr["precision"], non_comic_recall=pr["recall"])
+    # precision needs a page called non-comic, recall a non-comic page: else "-" (no figure)
+    scores.update(
+        non_comic_precision=pr["precision"] if pr["tp"] + pr["fp"] else None,
+        non_comic_recall=pr["recall"] if pr["tp"] + pr["fn"] else None,
+    )
     scores["non_comic_counts"] = f"TP {pr['tp']} FP {pr['fp']} FN {pr['fn']}"
     if truth_by_book:
         dataspec = pl.read_parquet(out / "dataspec.parquet")
