@@ -6,7 +6,7 @@ import polars as pl
 from comix_assets.common import OWNERS
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.dataspec import coco_to_dataspec
-from comix_resources.detection.table import detect_pages
+from comix_resources.detection.table import detect_pages_costed
 from comix_resources.lake import Lake
 from comix_resources.previews import (
     markdown_image,
@@ -14,7 +14,7 @@ from comix_resources.previews import (
     panels_overlay_png,
     thumbnail_grid_png,
 )
-from comix_resources.quality.table import page_quality_table
+from comix_resources.quality.table import mostly_non_comic_books, page_quality_table
 from comix_resources.resources import (
     DataQualityResource,
     LakeResource,
@@ -90,7 +90,7 @@ def build_annotation_assets(
         store, key = lake.lake(), context.partition_key
         pages_table = PAGES.read(store, source, key)
         detector = detection.build()
-        table, coco, failures = detect_pages(
+        table, coco, failures, cost = detect_pages_costed(
             store, pages_table, detector, rtl=detection.is_rtl(key)
         )
         path = PANELS.write(store, table, source, key)
@@ -106,6 +106,7 @@ def build_annotation_assets(
                     round(float(per_page.mean() or 0), 2)
                 ),
                 "whole_page_fallbacks": sum(image["whole_page"] for image in coco["images"]),
+                "workers": dg.MetadataValue.json(cost.as_metadata()),
                 "failed_pages": len(failures),
                 "failures": dg.MetadataValue.json(failures),
                 "detector": detector.name,
@@ -117,24 +118,36 @@ def build_annotation_assets(
 
     @dg.asset(
         key=text_key,
-        deps=[pages_key],
+        deps=[pages_key, panels_key],
         kinds={"python", "onnx", "parquet"},
         description=f"Text of every page of a {title} collection through the engine cascade "
         "(RapidOCR offline by default; OpenAI-compatible VLM endpoints and local transformers "
         "VLMs when configured): balloons, captions and sound effects with boxes, each page "
         "with the engine and model used, attempts, errors seen, latency, tokens and cost. "
         "Pages whose bytes and cascade are unchanged keep their row (nothing is paid twice). "
+        "A triage before the cascade (image features, panel layout, the OCR's detected lines) "
+        "spares pages that are surely not comics the VLM and OCR recognition, with the reason "
+        "in the row; pages are decoded once, on every core (`COMIX_WORKERS`). "
         f"Lake: `{PAGE_TEXT.where(source)}`.",
         pool=page_text_pool,  # OCR cores, a VLM endpoint's rate, or the GPU of a local VLM
         **common,
     )
     def page_text(
-        context: dg.AssetExecutionContext, lake: LakeResource, text: PageTextResource
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        text: PageTextResource,
+        data_quality: DataQualityResource,
     ) -> dg.MaterializeResult:
         store, key = lake.lake(), context.partition_key
         previous = PAGE_TEXT.read_if_exists(store, source, key)
         table, summary = extract_page_text(
-            store, PAGES.read(store, source, key), text.build(), previous
+            store,
+            PAGES.read(store, source, key),
+            text.build(),
+            previous,
+            panels=PANELS.read_if_exists(store, source, key),
+            thresholds=data_quality.thresholds(),
+            workers=text.workers or None,
         )
         path = PAGE_TEXT.write(store, table, source, key)
         return dg.MaterializeResult(
@@ -143,6 +156,9 @@ def build_annotation_assets(
                 "ok": table.filter(pl.col("status") == "ok").height,
                 "failed": table.filter(pl.col("status") != "ok").height,
                 "reused": summary["reused"],
+                "triage": dg.MetadataValue.json(summary["triage"]),
+                "skipped_by_triage": summary["skipped"],
+                "workers": dg.MetadataValue.json(summary["workers"]),
                 "text_items": int(table["items"].list.len().sum()),
                 "cost_usd": dg.MetadataValue.float(float(summary["cost_usd"])),
                 "engines": dg.MetadataValue.json(summary["engines"]),
@@ -218,13 +234,15 @@ def build_annotation_assets(
         context: dg.AssetExecutionContext, lake: LakeResource, data_quality: DataQualityResource
     ) -> dg.MaterializeResult:
         store, key = lake.lake(), context.partition_key
+        pages_table = PAGES.read(store, source, key)
         table = page_quality_table(
             store,
-            PAGES.read(store, source, key),
+            pages_table,
             PANELS.read(store, source, key),
             PAGE_TEXT.read(store, source, key),
             data_quality.thresholds(),
         )
+        non_comic_books = mostly_non_comic_books(table, pages_table)
         path = PAGE_QUALITY.write(store, table, source, key)
         flagged = table.filter(pl.col("flags").list.len() > 0)
         flag_counts = dict(
@@ -239,6 +257,8 @@ def build_annotation_assets(
                 "pages": table.height,
                 "non_comic": table.filter(~pl.col("is_comic")).height,
                 "flags": dg.MetadataValue.json(flag_counts),
+                "mostly_non_comic_books": len(non_comic_books),
+                "non_comic_books": dg.MetadataValue.md(markdown_table(non_comic_books)),
                 "flagged_pages": dg.MetadataValue.md(
                     markdown_table(flagged.select("page_id", "is_comic", "flags", "reasons"))
                 ),

@@ -357,6 +357,56 @@ def bench_speed(
     typer.echo(format_report(run_speed_benchmark(pages=pages, fasterrcnn=fasterrcnn)))
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    library: Annotated[
+        Path | None, typer.Option(help="A demo library (default: generate one).")
+    ] = None,
+    demo_pages: Annotated[
+        int, typer.Option(help="Demo pages spread over the library; 0: all, -1: none.")
+    ] = 0,
+    science_pages: Annotated[int, typer.Option(help="Pages of the real 1946 comic.")] = 36,
+    rust_pages: Annotated[int, typer.Option(help="Pages of the real programming book.")] = 12,
+    workers: Annotated[
+        list[int] | None, typer.Option(help="Worker counts of the 'after' side (repeatable).")
+    ] = None,
+    rounds: Annotated[int, typer.Option(help="Before/after pairs, interleaved.")] = 1,
+    base: Annotated[str, typer.Option(help="The commit measured as 'before'.")] = "9122867",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Pages per core of the per-page pipeline and each stage, before vs after, with quality."""
+    import json
+
+    from comix_resources.benchmarks.pipeline import format_pipeline_report, run_pipeline_benchmark
+
+    report = run_pipeline_benchmark(
+        library, demo_pages, science_pages, rust_pages, rounds, tuple(workers or [1, 2]), base
+    )
+    typer.echo(format_pipeline_report(report))
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+@bench_app.command("vlm")
+def bench_vlm(
+    latency_s: Annotated[float, typer.Option(help="Seconds the endpoint takes per page.")] = 4.0,
+    capacity: Annotated[int, typer.Option(help="Requests the endpoint takes at once.")] = 32,
+    concurrency: Annotated[
+        list[int] | None, typer.Option(help="max_concurrency values to try (repeatable).")
+    ] = None,
+) -> None:
+    """Pages/s of the VLM cascade against a local fake endpoint, by requests in flight."""
+    from comix_resources.benchmarks.vlm_concurrency import (
+        format_vlm_report,
+        run_vlm_concurrency_benchmark,
+    )
+
+    report = run_vlm_concurrency_benchmark(
+        tuple(concurrency or [1, 4, 16, 32, 64]), latency_s, capacity
+    )
+    typer.echo(format_vlm_report(report))
+
+
 @bench_app.command("extract")
 def bench_extract(
     pages: Annotated[int, typer.Option(help="Pages per synthetic book.")] = 200,

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import polars as pl
 from PIL import Image
 
+from comix_resources.images import open_page
+
 
 def thumbnail_grid_png(
     images: Sequence[bytes], columns: int = 6, thumb_height: int = 150, gap: int = 4
@@ -16,11 +18,9 @@ def thumbnail_grid_png(
     thumbs = []
     for data in images:
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.draft("RGB", (thumb_height * 2, thumb_height))  # fast JPEG downscale
-                image = image.convert("RGB")
-                image.thumbnail((thumb_height * 2, thumb_height))
-                thumbs.append(image.copy())
+            image = open_page(data, max_side=thumb_height * 2)  # JPEG decodes reduced
+            image.thumbnail((thumb_height * 2, thumb_height))
+            thumbs.append(image)
         except Exception:
             continue
     if not thumbs:
@@ -75,8 +75,7 @@ def panels_overlay_png(
     from PIL import ImageDraw, ImageFont
 
     try:
-        with Image.open(io.BytesIO(image_bytes)) as opened:
-            page = opened.convert("RGB")
+        page = open_page(image_bytes)
     except Exception:  # a preview never fails a materialization
         return None
     scale = max_side / max(page.size)

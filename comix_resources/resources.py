@@ -26,6 +26,7 @@ from comix_resources.settings import ComixSettings
 from comix_resources.sources import ComicSource
 from comix_resources.sources.registry import source_spec
 from comix_resources.text import OcrEngine, OpenAIEngine, TextCache, TextCascade, TransformersEngine
+from comix_resources.text.cascade import DEFAULT_MAX_CONCURRENCY
 from comix_resources.tracking import Tracker, sqlite_tracking_uri
 
 
@@ -130,7 +131,18 @@ class PageTextResource(dg.ConfigurableResource):
     price_in_per_mtok: float = 0.0
     price_out_per_mtok: float = 0.0
     transformers_model: str = ComixSettings.vlm_local_model
-    max_concurrency: int = 2
+    max_concurrency: int = Field(
+        default=DEFAULT_MAX_CONCURRENCY,
+        description="Requests in flight to a remote engine (vLLM and OpenRouter take dozens).",
+    )
+    skip_ocr_non_comic: bool = Field(
+        default=True,
+        description="Pages the triage is sure are not comics skip OCR recognition too "
+        "(VLM engines are always skipped for them).",
+    )
+    workers: int = Field(
+        default=0, description="Processes for the per-page work; 0: COMIX_WORKERS or every core."
+    )
     cache_dir: str
 
     def build(self) -> TextCascade:
@@ -155,6 +167,7 @@ class PageTextResource(dg.ConfigurableResource):
             [builders[name]() for name in self.engines],
             cache=cache,
             max_concurrency=self.max_concurrency,
+            skip_ocr_non_comic=self.skip_ocr_non_comic,
         )
 
 

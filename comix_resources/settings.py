@@ -38,6 +38,8 @@ class ComixSettings:
     detector_checkpoint: str = ""
     rtl_collections: tuple[str, ...] = ()
     text_engines: tuple[str, ...] = ("ocr",)
+    # Processes for a partition's per-page work (panels, triage, OCR); 0: every core.
+    workers: int = 0
     vlm_base_url: str = "https://openrouter.ai/api/v1"
     vlm_model: str = "google/gemma-3-27b-it"
     vlm_api_key_set: bool = False
@@ -176,6 +178,11 @@ VARIABLES: tuple[Variable, ...] = (
         "the text cascade, in order: e.g. `openai,ocr` or `transformers,ocr`",
     ),
     Variable(
+        "COMIX_WORKERS",
+        "workers",
+        "processes for a partition's per-page work (panels, triage and OCR); unset: every core",
+    ),
+    Variable(
         "COMIX_VLM_BASE_URL",
         "vlm_base_url",
         "any OpenAI-compatible endpoint (OpenRouter, Gemini, vLLM, Ollama, LM Studio)",
@@ -253,7 +260,7 @@ def _parse(name: str, raw: str) -> Any:
         return Path(raw).expanduser().resolve()
     if name in ("rtl_collections", "text_engines"):
         return tuple(part.strip() for part in raw.split(",") if part.strip()) or _DEFAULTS[name]
-    if name == "train_max_epochs":
+    if name in ("train_max_epochs", "workers"):
         return int(raw)
     if name == "finetune_vision":
         return raw.lower() in _TRUE

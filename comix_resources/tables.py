@@ -221,6 +221,10 @@ PAGE_TEXT = LakeTable(
         "error": pl.String(),
         "items": pl.List(TEXT_ITEM),
         "vlm": pl.String(),
+        "triage": pl.String(),  # non_comic | comic | unsure
+        "triage_reason": pl.String(),
+        "skipped": pl.String(),  # why engines were spared the page (None: it was read)
+        "features": pl.String(),  # JSON: quality features of this decode with the final text boxes
     },
     key=("page_id",),
 )

@@ -8,7 +8,6 @@ generator. Ids follow the lake contract (``book_id`` from the file's bytes, ``pa
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from comix_resources.ids import book_id_from_sha256, page_id, sha256_file
+from comix_resources.images import load_rgb
 from comix_resources.pages import iter_pages
 
 TRUTH_SUFFIX = ".truth.json"
@@ -67,8 +66,7 @@ class DemoPage:
         return [self.scaled(p["bbox"]) for p in panels]
 
     def rgb(self) -> np.ndarray:
-        with Image.open(io.BytesIO(self.data)) as image:
-            return np.asarray(image.convert("RGB"))
+        return load_rgb(self.data)
 
 
 def demo_books(library: Path) -> list[DemoBook]:

@@ -21,7 +21,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import py7zr
-import pymupdf
 from py7zr.helpers import ArchiveTimestamp
 
 FIXED_TIME = dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -166,6 +165,8 @@ def pdf_bytes(meta: BookMeta, pages: Sequence[EncodedPage]) -> bytes:
     So rendering a page at 72 dpi gives the image size, and the embedded image stream is
     the JPEG file itself (DCTDecode), extractable byte for byte.
     """
+    import pymupdf  # loads onnxruntime: only when a PDF is written
+
     doc = pymupdf.open()
     try:
         for page in pages:

@@ -8,21 +8,17 @@ from typing import BinaryIO
 
 import numpy as np
 from natsort import natsorted
-from PIL import Image
 
 from comix_resources.detection.base import PanelDetector
+from comix_resources.images import load_page
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 
 def load_image(path: Path | BinaryIO) -> np.ndarray:
-    """Decode an image file to an RGB (or grey) uint8 array, transparency onto white."""
-    with Image.open(path) as image:
-        image.load()
-        if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-        return np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGB"))
+    """An image file as the detectors take it: RGB (or grey) uint8, upright, transparency onto
+    white (``comix_resources.images``, the one page loader)."""
+    return load_page(path, mode="keep").pixels
 
 
 def iter_image_files(paths: Sequence[Path]) -> Iterator[Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -13,11 +12,12 @@ if TYPE_CHECKING:
 
 
 def lake_image_loader(lake: Lake) -> Callable[[str], Image.Image]:
-    """Loader of lake-relative image paths (``page_image_path``, pages.parquet ``path``)."""
-    from PIL import Image
+    """Loader of lake-relative image paths (``page_image_path``, pages.parquet ``path``),
+    through the one page loader (``comix_resources.images``: upright, transparency on white,
+    RGB)."""
+    from comix_resources.images import open_page
 
     def load(path: str) -> Image.Image:
-        with Image.open(io.BytesIO(lake.read_bytes(lake.path(path)))) as image:
-            return image.convert("RGB")
+        return open_page(lake.read_bytes(lake.path(path)))
 
     return load

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pymupdf
+from typing import TYPE_CHECKING
 
 from comix_resources.errors import BookError, UnsafeArchiveError
 from comix_resources.pages.images import (
@@ -18,6 +17,9 @@ from comix_resources.pages.images import (
 )
 from comix_resources.pages.limits import BookInspection, ExtractionLimits, PageImage
 
+if TYPE_CHECKING:
+    import pymupdf
+
 # An image whose placement covers this share of the page is "the page" (scanners and
 # converters leave hairline margins from rounding).
 _FULL_PAGE_AREA = 0.98
@@ -25,6 +27,10 @@ _FULL_PAGE_AREA = 0.98
 
 @contextmanager
 def _open(path: Path, limits: ExtractionLimits) -> Iterator[pymupdf.Document]:
+    # imported here: PyMuPDF loads onnxruntime (its layout models), which the code location
+    # and the non-PDF steps should not pay for
+    import pymupdf
+
     try:
         doc = pymupdf.open(path, filetype="pdf")
     except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:
@@ -80,6 +86,8 @@ def full_page_image_xref(page: pymupdf.Page) -> int | None:
     if b or c or a <= 0 or d <= 0:  # rotated or mirrored placement
         return None
     page_area = abs(page.rect)
+    import pymupdf
+
     if page_area <= 0 or abs(pymupdf.Rect(placement["bbox"]) & page.rect) < (
         _FULL_PAGE_AREA * page_area
     ):

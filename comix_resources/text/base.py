@@ -109,6 +109,7 @@ class PageTextResult:
     error: str | None
     cached: bool = False
     trail: tuple[Attempt, ...] = field(default=(), repr=False)
+    skipped: str | None = None  # why the triage spared this page the engines, if it did
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ class TextCache:
         self._db.execute(_SCHEMA)
         self._db.commit()
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path}  # a worker process opens its own connection
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])  # type: ignore[misc]
+
     def get(self, sha256: str, engine: str, model: str, prompt_version: str) -> EngineAnswer | None:
         with self._lock:
             row = self._db.execute(

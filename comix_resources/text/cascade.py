@@ -5,7 +5,18 @@ otherwise the engine is called, 429 and 5xx answers are retried with exponential
 jitter, and any other failure (timeout, connection, bad JSON, schema, empty answer) moves the
 page to the next engine. Successes are cached, failures are not, so the next run asks again
 only where no answer exists. Pages run on a bounded thread pool: the work is network-bound
-for VLM endpoints, and OCR engines serialise themselves.
+for VLM endpoints (``max_concurrency`` requests in flight, 32 by default: what a vLLM server
+or OpenRouter takes from one client), and OCR engines serialise themselves (a partition's
+pages reach OCR on many processes through ``text.table``, not through these threads).
+
+A 429 answer lowers how many requests that engine keeps in flight to what the endpoint took
+(``_InFlight``); the refused page waits its Retry-After (or the backoff) alone while the other
+pages keep the endpoint full, and the limit climbs back while answers come.
+
+``extract_page(page, prepared)`` takes what the text stage already has for the page (the
+decoded pixels, the OCR's detected lines and the triage verdict): OCR then only recognises,
+and a page the triage calls non-comic skips the engines that cost money or time (``costly``
+engines always, OCR when ``skip_ocr_non_comic``), with the reason in its result.
 """
 
 from __future__ import annotations
@@ -13,9 +24,11 @@ from __future__ import annotations
 import io
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +69,61 @@ def backoff_delay(
     return delay
 
 
+DEFAULT_MAX_CONCURRENCY = 32
+TRIAGE_ENGINE = "triage"  # the engine named on a page that the triage answered alone
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """What the text stage knows of a page before the cascade: its pixels as the OCR reads
+    them, the lines the OCR's detection found there, and the triage's verdict."""
+
+    image: Any  # np.ndarray, RGB, at most the OCR's preprocessing size
+    quads: Sequence[Any]
+    non_comic: bool  # the triage is confident the page is not a comic
+    reason: str
+
+
+class _InFlight:
+    """Requests in flight to one engine: at most ``ceiling``, and at most what the endpoint
+    has shown it takes. A 429 lowers the limit to the requests in flight when it came, less
+    one; every ``limit`` answers in a row raise it by one again (additive increase,
+    multiplicative-style decrease, as TCP does). A refused page waits out its own
+    Retry-After while the others keep the endpoint full: nobody idles on a slot.
+    """
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self.active = 0
+        self._answers = 0
+        self._changed = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._changed:
+            while self.active >= self.limit:
+                self._changed.wait()
+            self.active += 1
+
+    def release(self, rate_limited: bool) -> None:
+        with self._changed:
+            if rate_limited:
+                self.limit = max(1, min(self.limit, self.active - 1))
+                self._answers = 0
+            elif self.limit < self.ceiling:
+                self._answers += 1
+                if self._answers >= self.limit:
+                    self.limit, self._answers = self.limit + 1, 0
+            self.active -= 1
+            self._changed.notify_all()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ceiling": self.ceiling}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["ceiling"])  # type: ignore[misc]
+
+
 class TextCascade:
     """Run pages through ``engines`` in order; see the module docstring."""
 
@@ -63,11 +131,12 @@ class TextCascade:
         self,
         engines: Sequence[TextEngine],
         cache: TextCache | None = None,
-        max_concurrency: int = 2,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         prompt_version: str = PROMPT_VERSION,
         max_delay_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        skip_ocr_non_comic: bool = True,
     ) -> None:
         if not engines:
             raise ValueError("a cascade needs at least one engine")
@@ -80,6 +149,32 @@ class TextCascade:
         self.max_delay_s = max_delay_s
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self.skip_ocr_non_comic = skip_ocr_non_comic
+        self._in_flight = {engine.name: _InFlight(max_concurrency) for engine in self.engines}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a cascade of local engines goes to worker processes whole; its limits stay here
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_in_flight", "_sleep")}
+        state["_sleep"] = self._sleep if self._sleep is not time.sleep else None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._sleep = self._sleep or time.sleep
+        self._in_flight = {e.name: _InFlight(self.max_concurrency) for e in self.engines}
+
+    @property
+    def is_local(self) -> bool:
+        """Every engine computes on this machine (no endpoint to wait for)."""
+        return not any(getattr(engine, "remote", False) for engine in self.engines)
+
+    def skips(self, engine: TextEngine, prepared: PreparedPage | None) -> bool:
+        """Whether the triage spares ``engine`` this page."""
+        if prepared is None or not prepared.non_comic:
+            return False
+        if engine.name == "ocr":
+            return self.skip_ocr_non_comic
+        return bool(getattr(engine, "costly", True))
 
     def extract_pages(self, pages: Sequence[PageInput]) -> list[PageTextResult]:
         """One result per page, in the order of ``pages``; never raises for a bad page."""
@@ -88,7 +183,7 @@ class TextCascade:
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="page-text") as pool:
             return list(pool.map(self.extract_page, pages))
 
-    def extract_page(self, page: PageInput) -> PageTextResult:
+    def extract_page(self, page: PageInput, prepared: PreparedPage | None = None) -> PageTextResult:
         started = time.monotonic()
         try:
             data, sha256, width, height = _load(page)
@@ -96,13 +191,18 @@ class TextCascade:
             return _failed(page.page_id, [], started, f"unreadable image: {exc}")
 
         trail: list[Attempt] = []
+        skipped = [engine.name for engine in self.engines if self.skips(engine, prepared)]
+        if prepared is not None and len(skipped) == len(self.engines):
+            return _skipped(page.page_id, started, skipped, prepared.reason)
         for engine in self.engines:
+            if engine.name in skipped:
+                continue
             if self.cache is not None:
                 hit = self.cache.get(sha256, engine.name, engine.model, self.prompt_version)
                 if hit is not None:
                     trail.append(Attempt(engine.name, engine.model, "ok", 0.0, cached=True))
                     return _succeeded(page.page_id, engine, hit, trail, started, cached=True)
-            answer = self._try_engine(engine, data, width, height, trail)
+            answer = self._try_engine(engine, data, width, height, trail, prepared)
             if answer is not None:
                 if self.cache is not None:
                     self.cache.put(sha256, engine.name, engine.model, self.prompt_version, answer)
@@ -110,14 +210,30 @@ class TextCascade:
         return _failed(page.page_id, trail, started, trail[-1].detail if trail else None)
 
     def _try_engine(
-        self, engine: TextEngine, data: bytes, width: int, height: int, trail: list[Attempt]
+        self,
+        engine: TextEngine,
+        data: bytes,
+        width: int,
+        height: int,
+        trail: list[Attempt],
+        prepared: PreparedPage | None = None,
     ) -> EngineAnswer | None:
+        slots = self._in_flight[engine.name]
         for retry in range(engine.max_retries + 1):
+            slots.acquire()
             began = time.monotonic()
             try:
-                answer = engine.extract(data, width, height)
+                if (
+                    prepared is not None
+                    and prepared.image is not None
+                    and hasattr(engine, "extract_lines")
+                ):
+                    answer = engine.extract_lines(prepared.image, prepared.quads, width, height)
+                else:
+                    answer = engine.extract(data, width, height)
             except EngineError as exc:
                 status = exc.status if isinstance(exc, EngineHTTPError) else None
+                slots.release(rate_limited=status == 429)
                 trail.append(
                     Attempt(
                         engine.name,
@@ -148,6 +264,7 @@ class TextCascade:
                     continue
                 return None
             except Exception as exc:  # an engine bug costs the page this engine, not the run
+                slots.release(False)
                 detail = f"{type(exc).__name__}: {exc}"[:_DETAIL_CHARS]
                 trail.append(
                     Attempt(
@@ -155,6 +272,7 @@ class TextCascade:
                     )
                 )
                 return None
+            slots.release(False)
             trail.append(
                 Attempt(
                     engine.name,
@@ -220,6 +338,30 @@ def _succeeded(
         error=None,
         cached=cached,
         trail=tuple(trail),
+    )
+
+
+def failed_result(page_id: str, error: str) -> PageTextResult:
+    """The result of a page no engine could be given (its image does not decode)."""
+    return _failed(page_id, [], time.monotonic(), error)
+
+
+def _skipped(page_id: str, started: float, engines: list[str], reason: str) -> PageTextResult:
+    return PageTextResult(
+        page_id=page_id,
+        items=(),
+        engine=TRIAGE_ENGINE,
+        model=None,
+        attempts=0,
+        error_kinds=(),
+        latency_s=time.monotonic() - started,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd=0.0,
+        vlm=None,
+        status="ok",
+        error=None,
+        skipped=f"non-comic by triage, skipped {', '.join(engines)}: {reason}",
     )
 
 

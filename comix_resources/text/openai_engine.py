@@ -45,6 +45,8 @@ class OpenAIEngine:
     """
 
     name = "openai"
+    remote = True  # network-bound: many pages in flight on threads
+    costly = True  # paid per page: the triage spares it non-comic pages
 
     def __init__(
         self,

@@ -8,7 +8,6 @@ and generation is serialised, since one model already keeps the CPU or GPU busy.
 
 from __future__ import annotations
 
-import io
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ class TransformersEngine:
     (the answer is cut and then fails as truncated JSON)."""
 
     name = "transformers"
+    remote = False
+    costly = True  # seconds per page on a CPU: the triage spares it non-comic pages
     max_retries = 0  # a local model does not rate-limit; a retry would give the same answer
     base_delay_s = 0.0
 
@@ -69,10 +70,10 @@ class TransformersEngine:
 
     def extract(self, image_bytes: bytes, width: int, height: int) -> EngineAnswer:
         import torch
-        from PIL import Image
 
-        with Image.open(io.BytesIO(image_bytes)) as opened:
-            image = opened.convert("RGB")
+        from comix_resources.images import open_page
+
+        image = open_page(image_bytes)
         if self.max_image_side is not None:
             # box_2d is relative to the page, so a smaller copy changes no coordinate
             image.thumbnail((self.max_image_side, self.max_image_side))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from comix_resources.images import open_page
 from comix_resources.lake import Lake
 
 # Long side in pixels: "thumb" for the result grid (2x a ~220 px card), "large" for details.
@@ -55,13 +56,11 @@ def decode_upload(data: bytes, max_pixels: int) -> Image.Image:
 
 def downscale_jpeg(data: bytes, long_side: int) -> bytes:
     """JPEG bytes of the image with its long side at most ``long_side`` pixels."""
-    with Image.open(io.BytesIO(data)) as image:
-        # JPEG decodes at 1/2, 1/4 or 1/8 scale for almost nothing: do that before resizing.
-        image.draft("RGB", (long_side, long_side))
-        image = image.convert("RGB")
-        image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    # JPEG decodes at 1/2, 1/4 or 1/8 scale for almost nothing: the loader does that first
+    image = open_page(data, max_side=long_side)
+    image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     return out.getvalue()
 
 

@@ -145,6 +145,8 @@ def test_a_page_that_cannot_be_decoded_is_judged_unreadable_and_the_rest_go_on(t
         {
             "page_id": list(files),
             "path": [f"s/c/{page_id}.jpg" for page_id in files],
+            "width": [Image.open(io.BytesIO(data)).width for data in files.values()],
+            "height": [Image.open(io.BytesIO(data)).height for data in files.values()],
             "status": ["ok", "ok"],
         }
     )

@@ -180,3 +180,46 @@ def test_unreadable_image_and_engine_bug_do_not_stop_the_run(tmp_path) -> None:
 def test_a_cascade_needs_engines() -> None:
     with pytest.raises(ValueError):
         TextCascade([])
+
+
+def test_triage_spares_costly_engines_and_ocr_only_when_configured() -> None:
+    from comix_resources.text.cascade import PreparedPage
+
+    class Costly(StubEngine):
+        costly = True
+
+    class Local(StubEngine):
+        costly = False
+
+    vlm, ocr = Costly("openai"), Local("ocr")
+    prose = PreparedPage(None, (), non_comic=True, reason="text_page: 40% text boxes")
+    skipping = TextCascade([vlm, ocr])
+    result = skipping.extract_page(page("p", (3, 3, 3)), prose)
+    assert (result.status, result.engine, result.items) == ("ok", "triage", ())
+    assert "skipped openai, ocr" in result.skipped and "40% text boxes" in result.skipped
+    assert vlm.calls == ocr.calls == 0
+    reading = TextCascade([vlm, ocr], skip_ocr_non_comic=False)
+    result = reading.extract_page(page("p", (3, 3, 3)), prose)
+    assert (result.engine, vlm.calls, ocr.calls, result.skipped) == ("ocr", 0, 1, None)
+    comic = PreparedPage(None, (), non_comic=False, reason="comic features")
+    assert skipping.extract_page(page("q", (4, 4, 4)), comic).engine == "openai"
+
+
+def test_a_429_lowers_the_requests_in_flight_to_what_the_endpoint_took() -> None:
+    from comix_resources.text.cascade import _InFlight
+
+    slots = _InFlight(ceiling=4)
+    for _ in range(4):
+        slots.acquire()
+    slots.release(rate_limited=True)  # refused with 4 in flight: the endpoint takes 3
+    assert (slots.limit, slots.active) == (3, 3)
+    blocked = threading.Thread(target=slots.acquire)
+    blocked.start()
+    blocked.join(0.2)
+    assert blocked.is_alive()  # a fourth request waits for a slot, not for a timer
+    slots.release(rate_limited=False)
+    blocked.join(1)
+    assert not blocked.is_alive() and slots.active == 3
+    for _ in range(3):  # a run of answers as long as the limit gives a slot back
+        slots.release(rate_limited=False)
+    assert slots.limit == 4 and slots.active == 0
