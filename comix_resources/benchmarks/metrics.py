@@ -1,6 +1,6 @@
 """Small, pure metric functions the benchmarks are built from (tested on tiny cases).
 
-Panel matching is one-to-one (Hungarian, via ``dataspec.match_panels``), the same matching that
+Panel matching is one-to-one (Hungarian, ``boxes.match_boxes``), the same matching that
 ``dataspec.evaluate`` uses, so the figures here and there agree on what "found" means.
 Boxes are ``[x, y, w, h]``; predicted and truth boxes are both given in reading order.
 """
@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from comix_resources.dataspec import match_panels
-from comix_resources.dataspec.geometry import BoxLike
+from comix_resources.boxes import BoxLike, match_boxes
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def score_page_panels(
     pred: Sequence[BoxLike], truth: Sequence[BoxLike], min_iou: float = 0.5
 ) -> PagePanelScore:
     """Match one page's predicted panels to its truth panels (both in reading order)."""
-    return PagePanelScore(len(pred), len(truth), match_panels(pred, truth, min_iou))
+    return PagePanelScore(len(pred), len(truth), match_boxes(pred, truth, min_iou))
 
 
 def f1(precision: float, recall: float) -> float:
