@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from comix_resources.detection.base import Box, Detection, Panel, as_uint8
+from comix_resources.detection.base import COVER, Box, Detection, Panel, as_uint8, one_panel
 from comix_resources.detection.order import reading_order
 
 DETECTOR_VERSION = "1"
@@ -92,8 +92,11 @@ class ContourDetector:
         self.soft_cut_fill = soft_cut_fill
         self.whole_page_fraction = whole_page_fraction
 
-    def detect(self, image: np.ndarray | Image.Image, rtl: bool = False) -> Detection:
-        """Detect panels on one page; channel order (RGB or BGR) does not matter."""
+    def detect(
+        self, image: np.ndarray | Image.Image, rtl: bool = False, page_type: str | None = None
+    ) -> Detection:
+        """Detect panels on one page; channel order (RGB or BGR) does not matter. A page the
+        page-type step calls a cover is one panel."""
         pixels = as_uint8(image)
         height, width = pixels.shape[:2]
         # Small pages are analysed as they are: enlarging would blur the one-pixel
@@ -130,7 +133,7 @@ class ContourDetector:
         panels = tuple(
             Panel(bbox=boxes[i], score=scores[i], order=rank) for rank, i in enumerate(order)
         )
-        return Detection(
+        detection = Detection(
             width=width,
             height=height,
             panels=panels,
@@ -138,6 +141,7 @@ class ContourDetector:
             detector_version=self.version,
             whole_page=whole_page,
         )
+        return one_panel(detection) if page_type == COVER else detection
 
     def _params(self, shape: tuple[int, ...]) -> _Params:
         height, width = shape[:2]
