@@ -218,7 +218,8 @@ def _real_pages(r: dict[str, Any]) -> str:
         out += ["", f"{d['name']}: pages with a wrong count or order: {len(wrong)}"]
         out += [
             f"  {p['page']} ({p['type']}): truth {p['truth']}, predicted {p['predicted']}, "
-            f"matched {p['matched@0.5']} @0.5 / {p['matched@0.8']} @0.8, order {_cell(p['order_ok'])}"
+            f"matched {p['matched@0.5']} @0.5 / {p['matched@0.8']} @0.8, "
+            f"order {_cell(p['order_ok'])}"
             for p in wrong
         ]
     out += ["", f"machine: {_load(r['timing'])}"]
