@@ -105,9 +105,9 @@ class ContourDetector:
         scale = min(1.0, self.analysis_size / max(height, width))
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = pixels if scale == 1 else cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-        filled = _fill_holes(self._ink_mask(small))
-
-        found = _Segmenter(filled, self._params(filled.shape)).run()
+        ink = self._ink_mask(small)
+        filled = _fill_holes(ink)
+        found = _Segmenter(filled, self._params(filled.shape), ink).run()
         # Scale back with the exact per-axis factors of the resize.
         sx, sy = width / size[0], height / size[1]
         corners = [
@@ -240,6 +240,15 @@ def _paper_colour(page: np.ndarray) -> tuple[np.ndarray, float]:
     return paper.astype(np.int16), noise
 
 
+# A caption box joins the panel it sits on across a gap under this share of the page's
+# gutter, when it is at most this share of the panel's height (or width).
+CAPTION_GAP_SHARE, CAPTION_MAX_SHARE = 0.8, 0.5
+
+# A letter (or a word run together by the scan) is at most this share of the page's height
+# and width; a thin rule at most this share of its height. Ink shapes bigger than both are art.
+GLYPH_HEIGHT, GLYPH_WIDTH, RULE_HEIGHT = 0.08, 0.3, 0.006
+
+
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """Fill every area enclosed by ink: a framed panel becomes a solid block."""
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
@@ -250,15 +259,71 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
 class _Segmenter:
     """Recursive gutter cutting over the hole-filled ink mask of one page."""
 
-    def __init__(self, filled: np.ndarray, params: _Params) -> None:
+    def __init__(self, filled: np.ndarray, params: _Params, ink: np.ndarray) -> None:
         self.mask = filled
+        self.ink = ink
         self.p = params
         self.integral = cv2.integral(filled)
+
+    def _spans(self, r: _Region, axis: int) -> tuple[list[tuple[int, int]], list[int]]:
+        """Inked spans along ``axis`` and the widths of the gutters between them."""
+        profile = self._profile(r, axis)
+        across = (r[2] - r[0]) if axis == 1 else (r[3] - r[1])
+        spans = _runs(profile > 0.01 * across)
+        if not spans:
+            return [], []
+        merged = [spans[0]]
+        for start, end in spans[1:]:
+            gap = (merged[-1][1], start)
+            if start - merged[-1][1] < self.p.min_gutter or self._bridged(r, axis, *gap):
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        return merged, [b[0] - a[1] for a, b in zip(merged, merged[1:], strict=False)]
+
+    def _bridged(self, r: _Region, axis: int, start: int, end: int) -> bool:
+        """Whether frame lines at both ends run on across the gap ``start:end``.
+
+        Between two panels the frames turn at the gutter; inside one panel (under a
+        caption box, between a title and its art) the panel's side lines cross the gap.
+        """
+        band = self._region(r, axis, start, end)
+        k = max(2, self.p.min_gutter)
+        x0, y0, x1, y1 = band
+        if axis == 1:
+            ends = ((x0, y0, min(x1, x0 + k), y1), (max(x0, x1 - k), y0, x1, y1))
+        else:
+            ends = ((x0, y0, x1, min(y1, y0 + k)), (x0, max(y0, y1 - k), x1, y1))
+        return all(self._line_across(e, axis) for e in ends)
+
+    def _line_across(self, r: _Region, axis: int) -> bool:
+        """Whether some line of ink crosses the thin region ``r`` from side to side along
+        ``axis`` (a column through every row for rows, a row through every column)."""
+        x0, y0, x1, y1 = r
+        block = self.mask[y0:y1, x0:x1]
+        if block.size == 0:
+            return False
+        return bool(block.all(axis=0 if axis == 1 else 1).any())
 
     def run(self) -> list[tuple[_Region, float]]:
         height, width = self.mask.shape
         region = self._tight((0, 0, width, height))
-        return [] if region is None else self._segment(region)
+        if region is None:
+            return []
+        self.gutter = self._typical_gutter(region)
+        self.units: set[_Region] = set()  # caption and panel joined: one panel, never cut
+        return self._segment(region)
+
+    def _typical_gutter(self, page: _Region) -> float:
+        """Median width of the gutters that cross the page or one of its tiers (0: none)."""
+        widths: list[int] = []
+        for axis in (1, 0):
+            spans, gaps = self._spans(page, axis)
+            widths += gaps
+            for s, e in spans if len(spans) > 1 else []:
+                piece = self._tight(self._region(page, axis, s, e))
+                widths += [] if piece is None else self._spans(piece, 1 - axis)[1]
+        return float(np.median(widths)) if widths else 0.0
 
     # Geometry helpers.
 
@@ -324,8 +389,12 @@ class _Segmenter:
     # The recursion.
 
     def _segment(self, r: _Region) -> list[tuple[_Region, float]]:
+        if r in self.units:
+            return [(r, self._fill(r))]
         for axis in (1, 0):  # rows first: Western and manga pages are stacked tiers
             pieces = self._strict_cut(r, axis)
+            if len(pieces) == 1 and pieces[0] in self.units:
+                return [(pieces[0], self._fill(pieces[0]))]
             if len(pieces) > 1:
                 blocks = [self._block(piece) for piece in pieces]
                 result: list[tuple[_Region, float]] = []
@@ -345,22 +414,51 @@ class _Segmenter:
 
     def _strict_cut(self, r: _Region, axis: int) -> list[_Region]:
         """Pieces between gutters (lines with at most a speck of ink) along ``axis``."""
-        profile = self._profile(r, axis)
-        across = (r[2] - r[0]) if axis == 1 else (r[3] - r[1])
-        inked = profile > 0.01 * across
-        spans = _runs(inked)
-        if len(spans) < 2:
+        # Gaps narrower than a gutter (lines of text, a balloon's inside) are closed.
+        merged = self._spans(r, axis)[0]
+        if len(merged) < 2:
             return [r]
-        # Close gaps narrower than a gutter (lines of text, a balloon's inside).
-        merged = [spans[0]]
-        for start, end in spans[1:]:
-            if start - merged[-1][1] < self.p.min_gutter:
-                merged[-1] = (merged[-1][0], end)
-            else:
-                merged.append((start, end))
         pieces = [self._tight(self._region(r, axis, s, e)) for s, e in merged]
         pieces = [piece for piece in pieces if piece is not None]
-        return self._join_loose(pieces, axis)
+        return self._join_captions(self._join_loose(pieces, axis), axis)
+
+    def _join_captions(self, pieces: list[_Region], axis: int) -> list[_Region]:
+        """Rejoin a caption box to the panel it sits on.
+
+        Old comics often box a caption apart from the art of its panel: a strip of text as
+        wide as the panel, a gap narrower than the page's gutters away. A text panel of its
+        own is as big as a panel and a gutter away from its neighbours.
+        """
+        if len(pieces) < 2 or not self.gutter:
+            return pieces
+        joined = [pieces[0]]
+        for piece in pieces[1:]:
+            last = joined[-1]
+            gap = piece[axis] - last[axis + 2]
+            if gap < CAPTION_GAP_SHARE * self.gutter and (
+                self._caption_of(last, piece, axis) or self._caption_of(piece, last, axis)
+            ):
+                joined[-1] = _union(last, piece)
+                self.units.add(joined[-1])
+            else:
+                joined.append(piece)
+        return joined
+
+    def _caption_of(self, caption: _Region, panel: _Region, axis: int) -> bool:
+        """Whether ``caption`` is a text strip lying along ``panel`` (same extent across)."""
+        other = 1 - axis
+        length = (caption[axis + 2] - caption[axis], panel[axis + 2] - panel[axis])
+        tolerance = max(3, 0.04 * (panel[other + 2] - panel[other]))
+        aligned = (
+            abs(caption[other] - panel[other]) <= tolerance
+            and abs(caption[other + 2] - panel[other + 2]) <= tolerance
+        )
+        if not aligned or length[0] > CAPTION_MAX_SHARE * length[1]:
+            return False
+        k = max(2, self.p.min_gutter)
+        x0, y0, x1, y1 = caption
+        inside = (x0 + k, y0 + k, x1 - k, y1 - k)  # inside its frame, if it has one
+        return inside[2] > inside[0] and inside[3] > inside[1] and self._text_only(inside)
 
     def _join_loose(self, pieces: list[_Region], axis: int) -> list[_Region]:
         """Rejoin neighbouring loose pieces that a narrow gap separates.
@@ -428,11 +526,23 @@ class _Segmenter:
         return self._loose(r)
 
     def _loose(self, r: _Region) -> list[tuple[_Region, float]]:
-        """Frameless content: its ink box is the panel, unless it is too small."""
-        if not self._sized(r):
+        """Frameless content: its ink box is the panel, unless it is too small or only text
+        (a title line, a caption strip on the margin, a column of prose)."""
+        if not self._sized(r) or self._text_only(r):
             return []
         # Frameless panels get a lower confidence than framed blocks.
         return [(r, 0.5 * min(1.0, self._fill(r) / self.p.solid_fill))]
+
+    def _text_only(self, r: _Region) -> bool:
+        """Whether every ink shape in the region is glyph-sized (or a thin rule): no art."""
+        x0, y0, x1, y1 = r
+        height, width = self.ink.shape
+        sub = np.ascontiguousarray(self.ink[y0:y1, x0:x1])
+        count, _, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+        w, h = stats[1:count, cv2.CC_STAT_WIDTH], stats[1:count, cv2.CC_STAT_HEIGHT]
+        glyph = (h <= GLYPH_HEIGHT * height) & (w <= GLYPH_WIDTH * width)
+        rule = h <= RULE_HEIGHT * height
+        return bool(np.all(glyph | rule))
 
     def _trim(self, r: _Region) -> _Region:
         """Cut off balloons and captions that stick out of a panel's frame.
@@ -520,6 +630,10 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate(([False], flags.astype(bool), [False]))
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _union(a: _Region, b: _Region) -> _Region:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def _merge_nested(boxes: list[_Region]) -> list[_Region]:
