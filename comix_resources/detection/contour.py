@@ -12,6 +12,7 @@ speech balloon that crosses the gutter), and boxes are scaled back to the page.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -279,7 +280,7 @@ class _Segmenter:
                 merged[-1] = (merged[-1][0], end)
             else:
                 merged.append((start, end))
-        return merged, [b[0] - a[1] for a, b in zip(merged, merged[1:], strict=False)]
+        return merged, [b[0] - a[1] for a, b in itertools.pairwise(merged)]
 
     def _bridged(self, r: _Region, axis: int, start: int, end: int) -> bool:
         """Whether frame lines at both ends run on across the gap ``start:end``.
