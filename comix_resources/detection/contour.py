@@ -282,8 +282,9 @@ class _Segmenter:
                 merged.append((start, end))
         return merged, [b[0] - a[1] for a, b in itertools.pairwise(merged)]
 
-    def _bridged(self, r: _Region, axis: int, start: int, end: int) -> bool:
-        """Whether frame lines at both ends run on across the gap ``start:end``.
+    def _bridged(self, r: _Region, axis: int, start: int, end: int, every_end: bool = True) -> bool:
+        """Whether ink runs on across the gap ``start:end`` at both ends (at either end
+        when not ``every_end``).
 
         Between two panels the frames turn at the gutter; inside one panel (under a
         caption box, between a title and its art) the panel's side lines cross the gap.
@@ -295,7 +296,8 @@ class _Segmenter:
             ends = ((x0, y0, min(x1, x0 + k), y1), (max(x0, x1 - k), y0, x1, y1))
         else:
             ends = ((x0, y0, x1, min(y1, y0 + k)), (x0, max(y0, y1 - k), x1, y1))
-        return all(self._line_across(e, axis) for e in ends)
+        crossed = [self._line_across(e, axis) for e in ends]
+        return all(crossed) if every_end else any(crossed)
 
     def _line_across(self, r: _Region, axis: int) -> bool:
         """Whether some line of ink crosses the thin region ``r`` from side to side along
@@ -407,10 +409,11 @@ class _Segmenter:
                     else:
                         result.extend(self._segment(piece))
                 return result
-        for axis in (1, 0):
-            halves = self._soft_cut(r, axis)
-            if halves:
-                return self._segment(halves[0]) + self._segment(halves[1])
+        # Both directions compete: the band that the least ink crosses is the gutter.
+        cuts = [cut for axis in (1, 0) if (cut := self._soft_cut(r, axis))]
+        if cuts:
+            first, second = min(cuts, key=lambda cut: cut[0])[1]
+            return self._segment(first) + self._segment(second)
         return self._leaf(r)
 
     def _strict_cut(self, r: _Region, axis: int) -> list[_Region]:
@@ -424,13 +427,13 @@ class _Segmenter:
         return self._join_captions(self._join_loose(pieces, axis), axis)
 
     def _join_captions(self, pieces: list[_Region], axis: int) -> list[_Region]:
-        """Rejoin a caption box to the panel it sits on.
+        """Rejoin a caption box to the panel it sits on (above or below it).
 
         Old comics often box a caption apart from the art of its panel: a strip of text as
         wide as the panel, a gap narrower than the page's gutters away. A text panel of its
         own is as big as a panel and a gutter away from its neighbours.
         """
-        if len(pieces) < 2 or not self.gutter:
+        if axis != 1 or len(pieces) < 2 or not self.gutter:
             return pieces
         joined = [pieces[0]]
         for piece in pieces[1:]:
@@ -484,12 +487,15 @@ class _Segmenter:
                 joined.append(piece)
         return joined
 
-    def _soft_cut(self, r: _Region, axis: int) -> tuple[_Region, _Region] | None:
+    def _soft_cut(self, r: _Region, axis: int) -> tuple[float, tuple[_Region, _Region]] | None:
         """Cut two solid blocks apart across a gutter that something crosses.
 
         A speech balloon or an arm over the gutter leaves a band where only a
         small part of the width is ink; it is a gutter only if both sides are
-        panel blocks of panel size, which loose content never is.
+        panel blocks of panel size, which loose content never is, and if no frame
+        or solid art runs on across either end of the band (a panel continuing past
+        a T-junction, a caption's lower edge inside its panel's frame). Returns the
+        share of the band that ink crosses, with the two halves.
         """
         profile = self._profile(r, axis)
         across = (r[2] - r[0]) if axis == 1 else (r[3] - r[1])
@@ -498,6 +504,9 @@ class _Segmenter:
         for start, end in _runs(low):
             if start == 0 or end == len(profile) or end - start < self.p.min_gutter:
                 continue
+            crossing = float(profile[start:end].mean()) / across
+            if best is not None and crossing >= best[0]:
+                continue
             middle = (start + end) // 2
             first = self._tight(self._region(r, axis, 0, middle))
             second = self._tight(self._region(r, axis, middle, len(profile)))
@@ -505,10 +514,14 @@ class _Segmenter:
                 continue
             if not all(self._sized(h) and self._block(h) for h in (first, second)):
                 continue
-            crossing = float(profile[start:end].mean())
-            if best is None or crossing < best[0]:
-                best = (crossing, (first, second))
-        return None if best is None else best[1]
+            if self._bridged(r, axis, start, end, every_end=False):
+                continue
+            if axis == 1 and (
+                self._caption_of(first, second, axis) or self._caption_of(second, first, axis)
+            ):
+                continue
+            best = (crossing, (first, second))
+        return best
 
     def _leaf(self, r: _Region) -> list[tuple[_Region, float]]:
         """A region no gutter line crosses: one panel, or panels with curved gutters."""
