@@ -106,7 +106,7 @@ class ContourDetector:
         scale = min(1.0, self.analysis_size / max(height, width))
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = pixels if scale == 1 else cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-        ink = self._ink_mask(small)
+        ink = _close_open_frames(self._ink_mask(small))
         filled = _fill_holes(ink)
         found = _Segmenter(filled, self._params(filled.shape), ink).run()
         # Scale back with the exact per-axis factors of the resize.
@@ -248,6 +248,96 @@ CAPTION_GAP_SHARE, CAPTION_MAX_SHARE = 0.8, 0.5
 # A letter (or a word run together by the scan) is at most this share of the page's height
 # and width; a thin rule at most this share of its height. Ink shapes bigger than both are art.
 GLYPH_HEIGHT, GLYPH_WIDTH, RULE_HEIGHT = 0.08, 0.3, 0.006
+
+
+# A frame edge is a straight line at least this share of the page's width (height) long;
+# the ends of a panel's top and bottom edges line up within this share of the width.
+FRAME_EDGE_SHARE, EDGE_ALIGN_SHARE = 0.12, 0.012
+
+
+def _close_open_frames(ink: np.ndarray) -> np.ndarray:
+    """Draw the missing side of frames left open (a balloon or a banner for an edge).
+
+    A panel's top and bottom edges are straight lines over the same span; where no line
+    joins their ends on a side, one is drawn, so that the frame closes and fills as one
+    block. Only an edge with its art below (a top edge) and the next line over the same span
+    with its art above (the bottom edge) are joined: the bottom edge of one panel and the top
+    edge of the next, a gutter apart, never are.
+    """
+    closed = ink.copy()
+    for axis in (1, 0):  # horizontal edges joined by vertical lines, then the converse
+        lines = _edges(ink, axis)
+        tolerance = max(2, round(EDGE_ALIGN_SHARE * ink.shape[1 - axis]))
+        for opening, closing in _edge_pairs(lines, tolerance):
+            if _gutter_between(ink, axis, opening, closing):
+                continue
+            for end in (2, 3):
+                position = round((opening[end] + closing[end]) / 2) - (end == 3)
+                if axis == 1:
+                    cv2.line(closed, (position, opening[0]), (position, closing[0]), 1, 2)
+                else:
+                    cv2.line(closed, (opening[0], position), (closing[0], position), 1, 2)
+    return closed
+
+
+def _edges(ink: np.ndarray, axis: int) -> list[tuple[int, int, int, int]]:
+    """Straight lines along ``axis`` (1: horizontal) as ``(level, side, start, end)``;
+    ``side`` is +1 when ink lies after the line (a top or left edge), -1 before, 0 alike."""
+    height, width = ink.shape
+    length = max(8, round(FRAME_EDGE_SHARE * (width if axis == 1 else height)))
+    kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+    lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    band = max(3, round(0.01 * max(height, width)))
+    edges = []
+    for left, top, w, h, _ in stats[1:count]:
+        if axis == 1:
+            level, start, end, thick = top + h // 2, left, left + w, h
+            before = ink[max(0, top - band) : top, start:end]
+            after = ink[top + h : top + h + band, start:end]
+        else:
+            level, start, end, thick = left + w // 2, top, top + h, w
+            before = ink[start:end, max(0, left - band) : left]
+            after = ink[start:end, left + w : left + w + band]
+        if thick > band:
+            continue  # a solid block, not a line
+        contrast = (after.mean() if after.size else 0.0) - (before.mean() if before.size else 0.0)
+        side = 0 if abs(contrast) < 0.25 else 1 if contrast > 0 else -1
+        edges.append((level, side, start, end))
+    return sorted(edges)
+
+
+def _gutter_between(
+    ink: np.ndarray, axis: int, opening: tuple[int, ...], closing: tuple[int, ...]
+) -> bool:
+    """Whether a clean gutter crosses the span between two lined-up edges, so that they
+    belong to two panels side by side (whose frames are broken), not to one open frame."""
+    level0, level1 = opening[0] + 2, closing[0] - 1
+    start, end = min(opening[2], closing[2]), max(opening[3], closing[3])
+    if level1 <= level0 or end <= start:
+        return False
+    block = ink[level0:level1, start:end] if axis == 1 else ink[start:end, level0:level1]
+    # A gutter runs parallel to the edges: a row between two horizontal edges (a column
+    # between two vertical ones) with next to no ink.
+    profile = block.mean(axis=1 if axis == 1 else 0)
+    return bool(np.any(profile[2:-2] < 0.05))
+
+
+def _edge_pairs(
+    edges: list[tuple[int, int, int, int]], tolerance: int
+) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """(top edge, bottom edge) pairs: an opening line and the next line over the same span,
+    when that one is a closing line."""
+    pairs = []
+    for i, opening in enumerate(edges):
+        if opening[1] != 1:
+            continue
+        for line in edges[i + 1 :]:
+            if abs(line[2] - opening[2]) <= tolerance and abs(line[3] - opening[3]) <= tolerance:
+                if line[1] == -1:
+                    pairs.append((opening, line))
+                break
+    return pairs
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
