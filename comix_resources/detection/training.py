@@ -3,8 +3,9 @@
 The folder holds JPEG pages and ``annotations.json`` in COCO form with CoMix category ids.
 Training is plain torch: AdamW with a short warm-up and cosine decay, batches of a few pages,
 random horizontal flips and a random training scale (the model's ``min_size`` picked per
-batch); it stops after ``steps`` batches or ``max_seconds``, whichever comes first, so a
-CPU-sized test run and a long run share the code. Every ``log_every`` steps the mean losses
+batch); it stops after ``steps`` batches or ``max_seconds``, whichever comes first (the learning
+rate decays over whichever runs out first), so a CPU-sized test run and a long run on a shared
+machine share the code. Every ``log_every`` steps the mean losses
 go to ``on_log`` (MLflow in the registry).
 """
 
@@ -119,16 +120,18 @@ def train_detector(
     )
 
     def rate(step: int) -> float:
+        # Progress is whichever budget runs out first, so a run cut short by its time
+        # still ends at a low learning rate.
         if step < config.warmup_steps:
             return (step + 1) / config.warmup_steps
-        done = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        done = max(step / config.steps, (time.perf_counter() - started) / config.max_seconds)
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
+    started = time.perf_counter()
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
     order: list[int] = []
     history: list[dict[str, float]] = []
     running: dict[str, list[float]] = {}
-    started = time.perf_counter()
     step = 0
     while step < config.steps and time.perf_counter() - started < config.max_seconds:
         if len(order) < config.batch_size:
