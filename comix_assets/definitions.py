@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from comix_assets.annotation import build_annotation_assets
+from comix_assets.detector_model import panel_detector
 from comix_assets.embeddings import build_embeddings_asset
 from comix_assets.ingest import build_ingest_assets
 from comix_assets.jobs import (
@@ -22,6 +23,7 @@ from comix_resources.resources import (
     ClosureLiteResource,
     ComicSourcesResource,
     DataQualityResource,
+    DetectorTrainingResource,
     LakeResource,
     MlflowResource,
     PageExtractionResource,
@@ -41,6 +43,11 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             detector=settings.detector,
             checkpoint=settings.detector_checkpoint,
             rtl_collections=list(settings.rtl_collections),
+            tracking_db=str(settings.mlflow_db),
+            artifact_root=str(settings.mlflow_artifacts),
+        ),
+        "detector_training": DetectorTrainingResource(
+            pages_dir=str(settings.cache_dir / "detector-pages")
         ),
         "text": PageTextResource(
             engines=list(settings.text_engines),
@@ -86,7 +93,8 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
             build_embeddings_asset(source),
         ]
     ]
-    assets += [training_pages, page_stream, closure_lite, embedding_index, embedding_map]
+    assets += [training_pages, page_stream, closure_lite, panel_detector]
+    assets += [embedding_index, embedding_map]
     jobs = {source: build_collection_job(source) for source in SOURCES}
     return dg.Definitions(
         assets=assets,

@@ -199,6 +199,44 @@ def run_real_pages_benchmark(
     }
 
 
+def real_pages_detectors(
+    names: Sequence[str] | None = None,
+    learned_folder: Path | None = None,
+    checkpoint: Path | None = None,
+) -> dict[str, PanelDetector]:
+    """The detectors to compare by name; by default contour, plus the learned champion when
+    ``$COMIX_HOME``'s MLflow has one (or ``learned_folder`` is given)."""
+    from comix_resources.detection import make_detector
+    from comix_resources.detection.learned import LearnedDetector
+    from comix_resources.detection.registry import EXPERIMENT, champion_detector, load_champion
+    from comix_resources.settings import ComixSettings
+    from comix_resources.tracking import Tracker, sqlite_tracking_uri
+
+    settings = ComixSettings.from_env()
+
+    def tracker() -> Tracker:
+        return Tracker(
+            sqlite_tracking_uri(settings.mlflow_db), settings.mlflow_artifacts, EXPERIMENT
+        )
+
+    detectors: dict[str, PanelDetector] = {}
+    wanted = list(names or ["contour"])
+    if names is None and (
+        learned_folder or (settings.mlflow_db.exists() and load_champion(tracker()) is not None)
+    ):
+        wanted.append("learned")
+    for name in wanted:
+        if name == "learned" and learned_folder:
+            detectors[name] = LearnedDetector.load(learned_folder)
+        elif name == "learned":
+            detectors[name] = champion_detector(tracker())
+        elif name == "fasterrcnn":
+            detectors[name] = make_detector(name, checkpoint=checkpoint)
+        else:
+            detectors[name] = make_detector(name)
+    return detectors
+
+
 def _detect(detector: PanelDetector, page: RealPage) -> Detection:
     return detector.detect(page.image, page_type=rules_page_type(page))
 
