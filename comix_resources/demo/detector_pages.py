@@ -359,7 +359,19 @@ def detector_page(seed: int, size: tuple[int, int] | None = None) -> DetectorPag
     if rng.random() < 0.3:
         paper = tuple(int(v) for v in pixels[2, 2])
         pixels, (panels, texts) = _skew(pixels, [panels, texts], rng.uniform(-1.5, 1.5), paper)
-    return DetectorPage(pixels, panels, texts, kind)
+    height, width = pixels.shape[:2]
+    return DetectorPage(pixels, _clip(panels, width, height), _clip(texts, width, height), kind)
+
+
+def _clip(boxes: list[Box], width: int, height: int) -> list[Box]:
+    """Boxes cut to the page (a balloon over the bottom frame may run off it)."""
+    out = []
+    for x, y, w, h in boxes:
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(width, x + w), min(height, y + h)
+        if x1 > x0 and y1 > y0:
+            out.append((x0, y0, x1 - x0, y1 - y0))
+    return out
 
 
 def write_detector_pages(folder: Path, count: int, seed: int = 1000) -> Path:

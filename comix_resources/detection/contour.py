@@ -523,20 +523,24 @@ class _Segmenter:
         wide as the panel, a gap narrower than the page's gutters away. A text panel of its
         own is as big as a panel and a gutter away from its neighbours.
         """
-        if axis != 1 or len(pieces) < 2 or not self.gutter:
+        if axis != 1 or len(pieces) < 2:
             return pieces
         joined = [pieces[0]]
         for piece in pieces[1:]:
-            last = joined[-1]
-            gap = piece[axis] - last[axis + 2]
-            if gap < CAPTION_GAP_SHARE * self.gutter and (
-                self._caption_of(last, piece, axis) or self._caption_of(piece, last, axis)
-            ):
-                joined[-1] = _union(last, piece)
+            if self._caption_pair(joined[-1], piece):
+                joined[-1] = _union(joined[-1], piece)
                 self.units.add(joined[-1])
             else:
                 joined.append(piece)
         return joined
+
+    def _caption_pair(self, upper: _Region, lower: _Region) -> bool:
+        """Whether one of two regions, one above the other, is the other's caption box."""
+        gap = lower[1] - upper[3]
+        narrow = max(self.p.min_gutter, CAPTION_GAP_SHARE * self.gutter)
+        return 0 <= gap < narrow and (
+            self._caption_of(upper, lower, 1) or self._caption_of(lower, upper, 1)
+        )
 
     def _caption_of(self, caption: _Region, panel: _Region, axis: int) -> bool:
         """Whether ``caption`` is a text strip lying along ``panel`` (same extent across)."""
@@ -624,10 +628,28 @@ class _Segmenter:
             if self._sized(box) and area >= self.p.solid_fill * w * h:
                 blocks.append(box)
         if len(blocks) >= 2:
+            blocks = self._absorb_captions(blocks)
+        if len(blocks) >= 2:
             return [(self._trim(box), self._fill(box)) for box in _merge_nested(blocks)]
         if self._block(r):
             return [(self._trim(r), self._fill(r))] if self._sized(r) else []
         return self._loose(r)
+
+    def _absorb_captions(self, blocks: list[_Region]) -> list[_Region]:
+        """Join every caption block to the block it sits on (see ``_join_captions``)."""
+        blocks = sorted(blocks, key=lambda b: (b[1], b[0]))
+        changed = True
+        while changed:
+            changed = False
+            for i, upper in enumerate(blocks):
+                for j in range(i + 1, len(blocks)):
+                    if self._caption_pair(upper, blocks[j]):
+                        blocks[i] = _union(upper, blocks.pop(j))
+                        changed = True
+                        break
+                if changed:
+                    break
+        return blocks
 
     def _loose(self, r: _Region) -> list[tuple[_Region, float]]:
         """Frameless content: its ink box is the panel, unless it is too small or only text
