@@ -298,12 +298,19 @@ def bench_real_pages(
         Path | None, typer.Option(help="Write truth (green) vs detection (red) PNGs here.")
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full result.")] = None,
+    generated: Annotated[
+        int, typer.Option(help="Also score this many held-out generated pages (0: none).")
+    ] = 0,
 ) -> None:
     """Panels on real pages (Science Comics #1, 1946, hand-made truth): F1 at IoU 0.5 and
     0.8, exact count, reading order, s/page per detector, with and without the advert page."""
     import json
 
-    from comix_resources.benchmarks.real_pages import real_pages_detectors, run_real_pages_benchmark
+    from comix_resources.benchmarks.real_pages import (
+        generated_pages,
+        real_pages_detectors,
+        run_real_pages_benchmark,
+    )
     from comix_resources.benchmarks.report import format_report
 
     try:
@@ -313,6 +320,9 @@ def bench_real_pages(
         raise typer.Exit(2) from error
     result = run_real_pages_benchmark(detectors, overlays=overlays)
     typer.echo(format_report(result))
+    if generated:
+        result["generated"] = run_real_pages_benchmark(detectors, pages=generated_pages(generated))
+        typer.echo("\n" + format_report(result["generated"]))
     if json_out:
         json_out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
 

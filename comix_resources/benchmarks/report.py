@@ -200,6 +200,15 @@ def _real_pages(r: dict[str, Any]) -> str:
         f"{k['order_ok']}/{k['order_pages']}",
         f"{ref['s_per_page']} (1960s set)",
     )
+    if r["archive"] == "generated":
+        return "\n".join(
+            [
+                f"Held-out generated pages ({r['pages']}, demo.detector_pages: overlaps, insets, "
+                "pinwheels, shared frame lines, open frames, painted colour, scans; not real "
+                "material)",
+                _table(headers, rows("with_advert")),
+            ]
+        )
     out = [
         f"Panels on real pages: {r['pages']} pages of {Path(r['archive']).name}, "
         f"truth {Path(r['truth']).name}; order = matched panels (IoU 0.5) in the truth's order, "

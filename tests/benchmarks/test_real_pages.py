@@ -94,3 +94,14 @@ def test_overlays_and_registry_figures(tmp_path: Path, real_result: dict) -> Non
     expected = real_result["detectors"][0]["without_advert"]
     assert figures["f1"] == pytest.approx(expected["f1@0.5"])
     assert figures["exact_count"] == expected["exact_count"]
+
+
+def test_generated_pages_are_scored_apart() -> None:
+    from comix_resources.benchmarks.real_pages import generated_pages
+
+    pages = generated_pages(2, seed=4)
+    result = run_real_pages_benchmark({"contour": ContourDetector()}, pages=pages)
+    assert result["archive"] == "generated" and result["pages"] == 2
+    figures = result["detectors"][0]["with_advert"]
+    assert figures["truth_panels"] == sum(len(p.truth) for p in pages)
+    assert "Held-out generated pages (2" in format_report(result)

@@ -94,3 +94,14 @@ def test_registry_promotes_only_a_detector_that_beats_contour(pages: Path, tmp_p
     detector, version = load_champion(tracker)
     assert version == 2 and detector.version == f"{MODEL_NAME}/2"
     assert tracker.version_metric(MODEL_NAME, 2, "contour_f1") == pytest.approx(0.9)
+
+    # COMIX_DETECTOR=learned: the pipeline's detection resource builds the champion.
+    from comix_resources.resources import PanelDetectorResource
+
+    resource = PanelDetectorResource(
+        detector="learned",
+        tracking_db=str(tmp_path / "mlflow.db"),
+        artifact_root=str(tmp_path / "art"),
+    )
+    built = resource.build()
+    assert isinstance(built, LearnedDetector) and built.version == f"{MODEL_NAME}/2"
