@@ -253,6 +253,8 @@ GLYPH_HEIGHT, GLYPH_WIDTH, RULE_HEIGHT = 0.08, 0.3, 0.006
 # A frame edge is a straight line at least this share of the page's width (height) long;
 # the ends of a panel's top and bottom edges line up within this share of the width.
 FRAME_EDGE_SHARE, EDGE_ALIGN_SHARE = 0.12, 0.012
+# An open frame is at least this share of the page's height (width) tall (wide).
+MIN_OPEN_PANEL_SHARE = 0.05
 
 
 def _close_open_frames(ink: np.ndarray) -> np.ndarray:
@@ -268,8 +270,10 @@ def _close_open_frames(ink: np.ndarray) -> np.ndarray:
     for axis in (1, 0):  # horizontal edges joined by vertical lines, then the converse
         lines = _edges(ink, axis)
         tolerance = max(2, round(EDGE_ALIGN_SHARE * ink.shape[1 - axis]))
+        # Two lines closer than a panel can be narrow are the sides of one gutter.
+        narrowest = MIN_OPEN_PANEL_SHARE * ink.shape[0 if axis == 1 else 1]
         for opening, closing in _edge_pairs(lines, tolerance):
-            if _gutter_between(ink, axis, opening, closing):
+            if closing[0] - opening[0] < narrowest or _gutter_between(ink, axis, opening, closing):
                 continue
             for end in (2, 3):
                 position = round((opening[end] + closing[end]) / 2) - (end == 3)
