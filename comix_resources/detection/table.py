@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from comix_resources.detection.base import Detection, PanelDetector
+from comix_resources.detection.base import COVER, Detection, PanelDetector
 from comix_resources.detection.coco import detections_to_coco, detections_to_rows, panels_schema
 from comix_resources.detection.files import load_image
 from comix_resources.lake import Lake
@@ -21,7 +21,9 @@ def detect_pages(
 ) -> tuple[pl.DataFrame, dict, dict[str, str]]:
     """Detect every readable page: ``(panels table, COCO dict, failures by page_id)``.
 
-    A page whose image cannot be decoded is a failure with its reason; the others go on.
+    A page whose image cannot be decoded is a failure with its reason; the others go on. A
+    book's first page is its cover, as the page-type rules say before any model exists
+    (page types come later in the graph, from these panels): one panel by convention.
     """
     detections: list[tuple[str, str, Detection]] = []
     failures: dict[str, str] = {}
@@ -29,7 +31,8 @@ def detect_pages(
         try:
             with lake.fs.open(lake.path(page["path"]), "rb") as handle:
                 image = load_image(handle)
-            detection = detector.detect(image, rtl=rtl)
+            page_type = COVER if page.get("page_index") == 0 else None
+            detection = detector.detect(image, rtl=rtl, page_type=page_type)
         except Exception as error:  # one bad image must not stop the collection
             failures[page["page_id"]] = f"{type(error).__name__}: {error}"
             continue
