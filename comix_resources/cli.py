@@ -216,10 +216,13 @@ def serve(
 @app.command()
 def panels(
     paths: Annotated[list[Path], typer.Argument(help="Page images or folders of them.")],
-    detector: Annotated[str, typer.Option(help="contour (default) or fasterrcnn.")] = "contour",
+    detector: Annotated[
+        str, typer.Option(help="contour (default), learned or fasterrcnn.")
+    ] = "contour",
     rtl: Annotated[bool, typer.Option("--rtl", help="Right-to-left reading (manga).")] = False,
     checkpoint: Annotated[
-        Path | None, typer.Option(help="fasterrcnn: a CoMix-style .pth state_dict.")
+        Path | None,
+        typer.Option(help="fasterrcnn: a CoMix-style .pth state_dict; learned: a model folder."),
     ] = None,
 ) -> None:
     """Print the panels of each image as JSON, in reading order (Kumiko's output shape)."""

@@ -43,6 +43,7 @@ def make_detector(name: str, **options: Any) -> PanelDetector:
 __all__ = [
     "CATEGORY_IDS",
     "DETECTORS",
+    "LEARNED",
     "ContourDetector",
     "Detection",
     "FasterRCNNDetector",
