@@ -205,7 +205,7 @@ def _real_pages(r: dict[str, Any]) -> str:
             [
                 f"Held-out generated pages ({r['pages']}, demo.detector_pages: overlaps, insets, "
                 "pinwheels, shared frame lines, open frames, painted colour, scans; not real "
-                "material)",
+                "material; the truth lists panels in layout order, so order is only indicative)",
                 _table(headers, rows("with_advert")),
             ]
         )
