@@ -232,10 +232,13 @@ def serve(
 @app.command()
 def panels(
     paths: Annotated[list[Path], typer.Argument(help="Page images or folders of them.")],
-    detector: Annotated[str, typer.Option(help="contour (default) or fasterrcnn.")] = "contour",
+    detector: Annotated[
+        str, typer.Option(help="contour (default), learned or fasterrcnn.")
+    ] = "contour",
     rtl: Annotated[bool, typer.Option("--rtl", help="Right-to-left reading (manga).")] = False,
     checkpoint: Annotated[
-        Path | None, typer.Option(help="fasterrcnn: a CoMix-style .pth state_dict.")
+        Path | None,
+        typer.Option(help="fasterrcnn: a CoMix-style .pth state_dict; learned: a model folder."),
     ] = None,
 ) -> None:
     """Print the panels of each image as JSON, in reading order (Kumiko's output shape)."""
@@ -343,6 +346,53 @@ def bench_kumiko() -> None:
     from comix_resources.benchmarks.report import format_report
 
     typer.echo(format_report(run_kumiko_benchmark(DEFAULT_KUMIKO_FIXTURES)))
+
+
+@bench_app.command("real-pages")
+def bench_real_pages(
+    detector: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Detectors side by side: contour, learned (the MLflow champion, or "
+            "--learned-folder), fasterrcnn (--checkpoint). Default: contour, and learned when "
+            "there is a champion."
+        ),
+    ] = None,
+    learned_folder: Annotated[
+        Path | None, typer.Option(help="learned: a model folder instead of the champion.")
+    ] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="fasterrcnn: a .pth file.")] = None,
+    overlays: Annotated[
+        Path | None, typer.Option(help="Write truth (green) vs detection (red) PNGs here.")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full result.")] = None,
+    generated: Annotated[
+        int, typer.Option(help="Also score this many held-out generated pages (0: none).")
+    ] = 0,
+) -> None:
+    """Panels on real pages (Science Comics #1, 1946, hand-made truth): F1 at IoU 0.5 and
+    0.8, exact count, reading order, s/page per detector, with and without the advert page."""
+    import json
+
+    from comix_resources.benchmarks.real_pages import (
+        generated_pages,
+        real_pages_detectors,
+        run_real_pages_benchmark,
+    )
+    from comix_resources.benchmarks.report import format_report
+
+    try:
+        detectors = real_pages_detectors(detector, learned_folder, checkpoint)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    result = run_real_pages_benchmark(detectors, overlays=overlays)
+    typer.echo(format_report(result))
+    if generated:
+        result["generated"] = run_real_pages_benchmark(detectors, pages=generated_pages(generated))
+        typer.echo("\n" + format_report(result["generated"]))
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
 
 
 @bench_app.command("speed")

@@ -6,6 +6,7 @@ import dagster as dg
 
 from comix_assets.annotation import build_annotation_assets
 from comix_assets.checks import build_source_checks
+from comix_assets.detector_model import panel_detector, panel_detector_gate
 from comix_assets.embeddings import build_embeddings_asset
 from comix_assets.ingest import build_ingest_assets, build_source_files
 from comix_assets.jobs import (
@@ -26,6 +27,7 @@ from comix_resources.resources import (
     ClosureLiteResource,
     ComicSourcesResource,
     DataQualityResource,
+    DetectorTrainingResource,
     LakeResource,
     MlflowResource,
     PageExtractionResource,
@@ -47,6 +49,13 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             detector=settings.detector,
             checkpoint=settings.detector_checkpoint,
             rtl_collections=list(settings.rtl_collections),
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_root=settings.mlflow_artifact_root,
+        ),
+        "detector_training": DetectorTrainingResource(
+            pages_dir=str(settings.cache_dir / "detector-pages"),
+            eval_pages=settings.detector_eval_pages,
+            eval_truth=settings.detector_eval_truth,
         ),
         "text": PageTextResource(
             engines=list(settings.text_engines),
@@ -95,7 +104,8 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
         ]
     ]
     assets += [build_source_files(source) for source in SOURCES]
-    assets += [training_pages, page_stream, closure_lite, embedding_index, embedding_map]
+    assets += [training_pages, page_stream, closure_lite, panel_detector]
+    assets += [embedding_index, embedding_map]
     checks = [
         *(
             c
@@ -104,6 +114,7 @@ def build_definitions(settings: ComixSettings) -> dg.Definitions:
         ),
         page_stream_gate,
         evaluation_gate,
+        panel_detector_gate,
     ]
     jobs = {source: build_collection_job(source) for source in SOURCES}
     return dg.Definitions(

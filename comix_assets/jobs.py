@@ -87,7 +87,7 @@ def build_corpus_job() -> dg.UnresolvedAssetJobDefinition:
         name=CORPUS_JOB,
         selection=dg.AssetSelection.all()
         - dg.AssetSelection.groups(*SOURCES)
-        - dg.AssetSelection.assets("closure_lite"),
+        - dg.AssetSelection.assets("closure_lite", "panel_detector"),
         description="Cross-source assets, after the collections they read are materialized.",
     )
 

@@ -16,6 +16,7 @@ from comix_resources.closure_lite.config import ClosureLiteConfig
 from comix_resources.closure_lite.encoding import PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
 from comix_resources.detection import PanelDetector, make_detector
+from comix_resources.detection.training import TrainConfig
 from comix_resources.encoders import Encoder, EncoderSettings
 from comix_resources.fingerprints import FingerprintCache
 from comix_resources.lake import Lake
@@ -102,8 +103,16 @@ class PanelDetectorResource(dg.ConfigurableResource):
     score_threshold: float = 0.5
     device: str = "cpu"
     rtl_collections: list[str] = Field(default_factory=list)
+    # learned: the champion of ``panel-detector`` in this MLflow store
+    tracking_uri: str = ""
+    artifact_root: str = ""
 
     def build(self) -> PanelDetector:
+        if self.detector == "learned":
+            from comix_resources.detection.registry import EXPERIMENT, champion_detector
+
+            tracker = Tracker(self.tracking_uri, self.artifact_root or None, EXPERIMENT)
+            return champion_detector(tracker)
         if self.detector == "fasterrcnn":
             return make_detector(
                 "fasterrcnn",
@@ -115,6 +124,43 @@ class PanelDetectorResource(dg.ConfigurableResource):
 
     def is_rtl(self, collection_key: str) -> bool:
         return collection_key in self.rtl_collections
+
+
+class DetectorTrainingResource(dg.ConfigurableResource):
+    """How the learned panel detector trains: the generated page set and the budget.
+
+    Defaults are for a long CPU run (about an hour and a half of one core); a GPU host can
+    raise ``steps`` and ``device``. Only the launchpad runs it: no job of a full pass does.
+    """
+
+    pages_dir: str
+    # The real pages the detector is judged by: a CBZ and its truth file (the format of
+    # shared/fixtures/real_pages); the gate compares the learned detector with contour there.
+    eval_pages: str = ComixSettings.detector_eval_pages
+    eval_truth: str = ComixSettings.detector_eval_truth
+    pages: int = 2000
+    seed: int = 1000
+    steps: int = 4000
+    max_minutes: float = 90.0
+    batch_size: int = 2
+    threads: int = 1
+
+    def page_set(self) -> Path:
+        """The generated training pages, written once per (count, seed)."""
+        from comix_resources.demo.detector_pages import write_detector_pages
+
+        folder = Path(self.pages_dir) / f"seed{self.seed}-{self.pages}"
+        if not (folder / "annotations.json").is_file():
+            write_detector_pages(folder, self.pages, self.seed)
+        return folder
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(
+            steps=self.steps,
+            max_seconds=60 * self.max_minutes,
+            batch_size=self.batch_size,
+            threads=self.threads,
+        )
 
 
 class PageTextResource(dg.ConfigurableResource):

@@ -36,6 +36,9 @@ class ComixSettings:
     calibre_collection_by: str = "tag"
     detector: str = "contour"
     detector_checkpoint: str = ""
+    # The real pages (a CBZ and its hand-made truth) that the learned detector is judged by.
+    detector_eval_pages: str = ""
+    detector_eval_truth: str = ""
     rtl_collections: tuple[str, ...] = ()
     text_engines: tuple[str, ...] = ("ocr",)
     # Processes for a partition's per-page work (panels, triage, OCR); 0: every core.
@@ -160,12 +163,26 @@ VARIABLES: tuple[Variable, ...] = (
         "`tag`, `series` or `publisher`: what a Calibre collection is",
     ),
     Variable(
-        "COMIX_DETECTOR", "detector", "`contour` (classical, offline) or `fasterrcnn` (checkpoint)"
+        "COMIX_DETECTOR",
+        "detector",
+        "`contour` (classical, offline), `learned` (the `panel-detector` champion in MLflow) or "
+        "`fasterrcnn` (needs a checkpoint)",
     ),
     Variable(
         "COMIX_DETECTOR_CHECKPOINT",
         "detector_checkpoint",
         "a CoMix-style Faster R-CNN `.pth` (e.g. `faster_rcnn-c100-best`)",
+    ),
+    Variable(
+        "COMIX_DETECTOR_EVAL_PAGES",
+        "detector_eval_pages",
+        "a CBZ of real pages the learned detector is judged by (e.g. the shared fixtures' "
+        "`science_comics_001.cbz`)",
+    ),
+    Variable(
+        "COMIX_DETECTOR_EVAL_TRUTH",
+        "detector_eval_truth",
+        "their hand-made panel truth (the `real_pages/*.truth.json` format)",
     ),
     Variable(
         "COMIX_RTL_COLLECTIONS",

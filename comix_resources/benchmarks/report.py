@@ -7,6 +7,7 @@ artifact and a materialization's markdown block.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -41,6 +42,8 @@ def format_report(result: dict[str, Any]) -> str:
         return _kumiko(result)
     if kind == "speed":
         return _speed(result)
+    if kind == "real-pages":
+        return _real_pages(result)
     raise ValueError(f"not a benchmark result: benchmark={kind!r}")
 
 
@@ -163,3 +166,70 @@ def _speed(r: dict[str, Any]) -> str:
             f"machine: {_load(r['timing'])}",
         ]
     )
+
+
+def _real_pages(r: dict[str, Any]) -> str:
+    def rows(key: str) -> list[tuple[Any, ...]]:
+        out = []
+        for d in r["detectors"]:
+            f = d[key]
+            out.append(
+                (
+                    d["name"],
+                    f["f1@0.5"],
+                    f["precision@0.5"],
+                    f["recall@0.5"],
+                    f["f1@0.8"],
+                    f"{f['exact_count']}/{f['pages']}",
+                    f"{f['order_ok']}/{f['order_pages']}",
+                    f"{d['s_per_page']:.3f}",
+                )
+            )
+        return out
+
+    headers = ["detector", "F1@0.5", "P@0.5", "R@0.5", "F1@0.8", "exact count", "order", "s/page"]
+    ref = r["reference"]
+    k = ref["without_advert"]
+    reference = (
+        ref["name"],
+        k["f1@0.5"],
+        k["precision@0.5"],
+        k["recall@0.5"],
+        None,
+        f"{k['exact_count']}/35",
+        f"{k['order_ok']}/{k['order_pages']}",
+        f"{ref['s_per_page']} (1960s set)",
+    )
+    if r["archive"] == "generated":
+        return "\n".join(
+            [
+                f"Held-out generated pages ({r['pages']}, demo.detector_pages: overlaps, insets, "
+                "pinwheels, shared frame lines, open frames, painted colour, scans; not real "
+                "material; the truth lists panels in layout order, so order is only indicative)",
+                _table(headers, rows("with_advert")),
+            ]
+        )
+    out = [
+        f"Panels on real pages: {r['pages']} pages of {Path(r['archive']).name}, "
+        f"truth {Path(r['truth']).name}; order = matched panels (IoU 0.5) in the truth's order, "
+        "on pages with 2+ matches; s/page = detection on one core",
+        "",
+        f"without the ring-advert page {r['advert_page']}:",
+        _table(headers, [*rows("without_advert"), reference]),
+        "",
+        f"with {r['advert_page']} (47 catalogue cells):",
+        _table(headers, rows("with_advert")),
+    ]
+    for d in r["detectors"]:
+        wrong = [
+            p for p in d["page_rows"] if p["predicted"] != p["truth"] or p["order_ok"] is False
+        ]
+        out += ["", f"{d['name']}: pages with a wrong count or order: {len(wrong)}"]
+        out += [
+            f"  {p['page']} ({p['type']}): truth {p['truth']}, predicted {p['predicted']}, "
+            f"matched {p['matched@0.5']} @0.5 / {p['matched@0.8']} @0.8, "
+            f"order {_cell(p['order_ok'])}"
+            for p in wrong
+        ]
+    out += ["", f"machine: {_load(r['timing'])}"]
+    return "\n".join(out)

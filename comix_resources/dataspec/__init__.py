@@ -40,7 +40,6 @@ from comix_resources.dataspec.align import (
     align_page,
     assign_text_to_panels,
     count_pairing,
-    match_panels,
     quality_score,
 )
 from comix_resources.dataspec.build import DATASPEC_SCHEMA, build_page, coco_to_dataspec
@@ -66,7 +65,6 @@ __all__ = [
     "count_pairing",
     "evaluate_against_truth",
     "export_dataspec_json",
-    "match_panels",
     "panel_metrics",
     "quality_score",
     "to_dataspec_v03",

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from comix_resources.dataspec.geometry import (
+from comix_resources.boxes import (
     BoxLike,
     centre_distance_matrix,
     containment_matrix,
     iou_matrix,
+    match_boxes,
 )
 
 GEOMETRY = "geometry"
@@ -105,28 +106,6 @@ def assign_text_to_panels(
     return Assignment(tuple(panel_of), tuple(best), tuple(resolved))
 
 
-def match_panels(
-    source: Sequence[BoxLike], target: Sequence[BoxLike], min_iou: float = 0.3
-) -> dict[int, tuple[int, float]]:
-    """One-to-one matching of ``source`` to ``target`` boxes maximising the total IoU.
-
-    Returns ``{source index: (target index, iou)}`` for pairs with IoU >= ``min_iou``. The
-    Hungarian algorithm matters here: a greedy best-IoU pass can hand a big detector panel
-    to the wrong VLM panel and leave the right one with nothing.
-    """
-    from scipy.optimize import linear_sum_assignment  # scipy loads in ~1 s: on demand
-
-    if not len(source) or not len(target):
-        return {}
-    iou = iou_matrix(source, target)
-    rows, cols = linear_sum_assignment(-iou)
-    return {
-        int(r): (int(c), float(iou[r, c]))
-        for r, c in zip(rows, cols, strict=True)
-        if iou[r, c] >= min_iou
-    }
-
-
 def count_pairing(n_source: int, n_target: int) -> dict[int, int]:
     """Pair source panel *i* with target panel *i* (both in reading order).
 
@@ -183,7 +162,7 @@ def _map_vlm_panels(
 ) -> tuple[str, list[int | None], list[float]]:
     """Detector panel and confidence (0..1) of each VLM panel, and the method used."""
     if vlm and all(p.bbox is not None for p in vlm):
-        matches = match_panels([p.bbox for p in vlm], detector, config.min_panel_iou)  # type: ignore[misc]
+        matches = match_boxes([p.bbox for p in vlm], detector, config.min_panel_iou)  # type: ignore[misc]
         target = [matches[k][0] if k in matches else None for k in range(len(vlm))]
         confidence = [matches[k][1] if k in matches else 0.0 for k in range(len(vlm))]
         return VLM_PANELS_IOU, target, confidence

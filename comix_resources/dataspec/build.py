@@ -28,6 +28,7 @@ from typing import Any
 
 import polars as pl
 
+from comix_resources.boxes import box_2d_to_xywh
 from comix_resources.dataspec.align import (
     AlignmentConfig,
     PageAlignment,
@@ -37,7 +38,6 @@ from comix_resources.dataspec.align import (
     quality_score,
     text_coverage,
 )
-from comix_resources.dataspec.geometry import box_2d_to_xywh
 from comix_resources.tables import DATASPEC, TEXT_KINDS
 
 DATASPEC_SCHEMA = pl.Schema(DATASPEC.schema)

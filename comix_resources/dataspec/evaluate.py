@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from comix_resources.dataspec.align import match_panels
-from comix_resources.dataspec.geometry import BoxLike, containment_matrix, iou_matrix
+from comix_resources.boxes import BoxLike, containment_matrix, iou_matrix, match_boxes
 
 TEXT_MIN_IOU = 0.3
 TEXT_MIN_CONTAINMENT = 0.6  # an OCR line is a small part of a truth balloon: IoU undersells it
@@ -76,7 +75,7 @@ def panel_metrics(
     for page in sorted(set(pred_boxes_by_page) | set(truth_boxes_by_page)):
         pred = list(pred_boxes_by_page.get(page, []))
         truth = list(truth_boxes_by_page.get(page, []))
-        matches = match_panels(pred, truth, iou)
+        matches = match_boxes(pred, truth, iou)
         tp += len(matches)
         n_pred += len(pred)
         n_truth += len(truth)
@@ -144,7 +143,7 @@ def evaluate_against_truth(
         else:
             non_comic_aligned += bool(row["is_aligned"])
 
-        pairs = match_panels([p["panel_coords"] for p in panels], truth_panel_boxes, 0.5)
+        pairs = match_boxes([p["panel_coords"] for p in panels], truth_panel_boxes, 0.5)
         truth_order_of = {
             panels[i]["order"]: truth_panels[j]["order"] for i, (j, _) in pairs.items()
         }

@@ -16,14 +16,25 @@ DETECTORS: dict[str, type[ContourDetector] | type[FasterRCNNDetector]] = {
 }
 
 
+LEARNED = "learned"
+
+
 def make_detector(name: str, **options: Any) -> PanelDetector:
     """The detector called ``name``, built with its keyword ``options``.
 
     "contour" takes ContourDetector's tunables; "fasterrcnn" needs
-    ``checkpoint=PATH`` and takes FasterRCNNDetector's other options.
+    ``checkpoint=PATH`` and takes FasterRCNNDetector's other options; "learned" needs
+    ``folder=PATH`` (a model folder; the MLflow champion is found by ``detection.registry``).
     """
+    if name == LEARNED:
+        from comix_resources.detection.learned import LearnedDetector
+
+        if options.get("folder") is None:
+            raise ValueError("the learned detector needs folder=PATH (a model folder)")
+        return LearnedDetector.load(options["folder"])
     if name not in DETECTORS:
-        raise ValueError(f"unknown detector {name!r}; valid names: {', '.join(sorted(DETECTORS))}")
+        valid = ", ".join(sorted([*DETECTORS, LEARNED]))
+        raise ValueError(f"unknown detector {name!r}; valid names: {valid}")
     if name == FasterRCNNDetector.name and options.get("checkpoint") is None:
         raise ValueError("the fasterrcnn detector needs checkpoint=PATH (a .pth state_dict)")
     return DETECTORS[name](**options)
@@ -32,6 +43,7 @@ def make_detector(name: str, **options: Any) -> PanelDetector:
 __all__ = [
     "CATEGORY_IDS",
     "DETECTORS",
+    "LEARNED",
     "ContourDetector",
     "Detection",
     "FasterRCNNDetector",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -38,11 +38,36 @@ class Detection:
 
 @runtime_checkable
 class PanelDetector(Protocol):
-    """What the pipeline needs from a detector (contour now, fasterrcnn later)."""
+    """What the pipeline needs from a detector.
+
+    ``page_type`` is what the page-type step says of the page, when it has spoken: a
+    ``"cover"`` is one panel by convention, whatever boxes its art holds.
+    """
 
     name: str
 
-    def detect(self, image: np.ndarray | Image.Image, rtl: bool = False) -> Detection: ...
+    def detect(
+        self, image: np.ndarray | Image.Image, rtl: bool = False, page_type: str | None = None
+    ) -> Detection: ...
+
+
+COVER = "cover"
+
+
+def one_panel(detection: Detection) -> Detection:
+    """The detection as a single panel: the box around every panel found (a cover's art,
+    title box and corner boxes are one picture by convention), the page if none was."""
+    panels = [p for p in detection.panels if p.category == "panel"]
+    others = tuple(p for p in detection.panels if p.category != "panel")
+    if not panels or detection.whole_page:
+        box, score = (0, 0, detection.width, detection.height), 0.0
+    else:
+        x0 = min(p.bbox[0] for p in panels)
+        y0 = min(p.bbox[1] for p in panels)
+        x1 = max(p.bbox[0] + p.bbox[2] for p in panels)
+        y1 = max(p.bbox[1] + p.bbox[3] for p in panels)
+        box, score = (x0, y0, x1 - x0, y1 - y0), max(p.score for p in panels)
+    return replace(detection, panels=(Panel(bbox=box, score=score, order=0), *others))
 
 
 def as_uint8(image: np.ndarray | Image.Image) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from comix_resources.detection import FasterRCNNDetector, make_detector
+from comix_resources.detection import LEARNED, FasterRCNNDetector, make_detector
 from comix_resources.detection.files import detect_files
 
 
@@ -21,6 +21,10 @@ def panels_command(
     if missing:
         raise FileNotFoundError(f"no such file or directory: {', '.join(missing)}")
     options = {} if checkpoint is None else {"checkpoint": checkpoint}
-    if checkpoint is not None and detector != FasterRCNNDetector.name:
-        raise ValueError(f"--checkpoint applies to the fasterrcnn detector, not {detector!r}")
+    if detector == LEARNED:
+        options = {"folder": checkpoint}  # a learned-detector model folder
+    elif checkpoint is not None and detector != FasterRCNNDetector.name:
+        raise ValueError(
+            f"--checkpoint applies to the fasterrcnn and learned detectors, not {detector!r}"
+        )
     return json.dumps(detect_files(paths, make_detector(detector, **options), rtl=rtl), indent=2)

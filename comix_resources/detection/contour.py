@@ -12,6 +12,7 @@ speech balloon that crosses the gutter), and boxes are scaled back to the page.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from comix_resources.detection.base import Box, Detection, Panel, as_uint8
+from comix_resources.detection.base import COVER, Box, Detection, Panel, as_uint8, one_panel
 from comix_resources.detection.order import reading_order
 
 DETECTOR_VERSION = "1"
@@ -92,8 +93,11 @@ class ContourDetector:
         self.soft_cut_fill = soft_cut_fill
         self.whole_page_fraction = whole_page_fraction
 
-    def detect(self, image: np.ndarray | Image.Image, rtl: bool = False) -> Detection:
-        """Detect panels on one page; channel order (RGB or BGR) does not matter."""
+    def detect(
+        self, image: np.ndarray | Image.Image, rtl: bool = False, page_type: str | None = None
+    ) -> Detection:
+        """Detect panels on one page; channel order (RGB or BGR) does not matter. A page the
+        page-type step calls a cover is one panel."""
         pixels = as_uint8(image)
         height, width = pixels.shape[:2]
         # Small pages are analysed as they are: enlarging would blur the one-pixel
@@ -102,9 +106,9 @@ class ContourDetector:
         scale = min(1.0, self.analysis_size / max(height, width))
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = pixels if scale == 1 else cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-        filled = _fill_holes(self._ink_mask(small))
-
-        found = _Segmenter(filled, self._params(filled.shape)).run()
+        ink = _close_open_frames(self._ink_mask(small))
+        filled = _fill_holes(ink)
+        found = _Segmenter(filled, self._params(filled.shape), ink).run()
         # Scale back with the exact per-axis factors of the resize.
         sx, sy = width / size[0], height / size[1]
         corners = [
@@ -130,7 +134,7 @@ class ContourDetector:
         panels = tuple(
             Panel(bbox=boxes[i], score=scores[i], order=rank) for rank, i in enumerate(order)
         )
-        return Detection(
+        detection = Detection(
             width=width,
             height=height,
             panels=panels,
@@ -138,6 +142,7 @@ class ContourDetector:
             detector_version=self.version,
             whole_page=whole_page,
         )
+        return one_panel(detection) if page_type == COVER else detection
 
     def _params(self, shape: tuple[int, ...]) -> _Params:
         height, width = shape[:2]
@@ -236,6 +241,109 @@ def _paper_colour(page: np.ndarray) -> tuple[np.ndarray, float]:
     return paper.astype(np.int16), noise
 
 
+# A caption box joins the panel it sits on across a gap under this share of the page's
+# gutter, when it is at most this share of the panel's height (or width).
+CAPTION_GAP_SHARE, CAPTION_MAX_SHARE = 0.8, 0.5
+
+# A letter (or a word run together by the scan) is at most this share of the page's height
+# and width; a thin rule at most this share of its height. Ink shapes bigger than both are art.
+GLYPH_HEIGHT, GLYPH_WIDTH, RULE_HEIGHT = 0.08, 0.3, 0.006
+
+
+# A frame edge is a straight line at least this share of the page's width (height) long;
+# the ends of a panel's top and bottom edges line up within this share of the width.
+FRAME_EDGE_SHARE, EDGE_ALIGN_SHARE = 0.12, 0.012
+# An open frame is at least this share of the page's height (width) tall (wide).
+MIN_OPEN_PANEL_SHARE = 0.05
+
+
+def _close_open_frames(ink: np.ndarray) -> np.ndarray:
+    """Draw the missing side of frames left open (a balloon or a banner for an edge).
+
+    A panel's top and bottom edges are straight lines over the same span; where no line
+    joins their ends on a side, one is drawn, so that the frame closes and fills as one
+    block. Only an edge with its art below (a top edge) and the next line over the same span
+    with its art above (the bottom edge) are joined: the bottom edge of one panel and the top
+    edge of the next, a gutter apart, never are.
+    """
+    closed = ink.copy()
+    for axis in (1, 0):  # horizontal edges joined by vertical lines, then the converse
+        lines = _edges(ink, axis)
+        tolerance = max(2, round(EDGE_ALIGN_SHARE * ink.shape[1 - axis]))
+        # Two lines closer than a panel can be narrow are the sides of one gutter.
+        narrowest = MIN_OPEN_PANEL_SHARE * ink.shape[0 if axis == 1 else 1]
+        for opening, closing in _edge_pairs(lines, tolerance):
+            if closing[0] - opening[0] < narrowest or _gutter_between(ink, axis, opening, closing):
+                continue
+            for end in (2, 3):
+                position = round((opening[end] + closing[end]) / 2) - (end == 3)
+                if axis == 1:
+                    cv2.line(closed, (position, opening[0]), (position, closing[0]), 1, 2)
+                else:
+                    cv2.line(closed, (opening[0], position), (closing[0], position), 1, 2)
+    return closed
+
+
+def _edges(ink: np.ndarray, axis: int) -> list[tuple[int, int, int, int]]:
+    """Straight lines along ``axis`` (1: horizontal) as ``(level, side, start, end)``;
+    ``side`` is +1 when ink lies after the line (a top or left edge), -1 before, 0 alike."""
+    height, width = ink.shape
+    length = max(8, round(FRAME_EDGE_SHARE * (width if axis == 1 else height)))
+    kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+    lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    band = max(3, round(0.01 * max(height, width)))
+    edges = []
+    for left, top, w, h, _ in stats[1:count]:
+        if axis == 1:
+            level, start, end, thick = top + h // 2, left, left + w, h
+            before = ink[max(0, top - band) : top, start:end]
+            after = ink[top + h : top + h + band, start:end]
+        else:
+            level, start, end, thick = left + w // 2, top, top + h, w
+            before = ink[start:end, max(0, left - band) : left]
+            after = ink[start:end, left + w : left + w + band]
+        if thick > band:
+            continue  # a solid block, not a line
+        contrast = (after.mean() if after.size else 0.0) - (before.mean() if before.size else 0.0)
+        side = 0 if abs(contrast) < 0.25 else 1 if contrast > 0 else -1
+        edges.append((level, side, start, end))
+    return sorted(edges)
+
+
+def _gutter_between(
+    ink: np.ndarray, axis: int, opening: tuple[int, ...], closing: tuple[int, ...]
+) -> bool:
+    """Whether a clean gutter crosses the span between two lined-up edges, so that they
+    belong to two panels side by side (whose frames are broken), not to one open frame."""
+    level0, level1 = opening[0] + 2, closing[0] - 1
+    start, end = min(opening[2], closing[2]), max(opening[3], closing[3])
+    if level1 <= level0 or end <= start:
+        return False
+    block = ink[level0:level1, start:end] if axis == 1 else ink[start:end, level0:level1]
+    # A gutter runs parallel to the edges: a row between two horizontal edges (a column
+    # between two vertical ones) with next to no ink.
+    profile = block.mean(axis=1 if axis == 1 else 0)
+    return bool(np.any(profile[2:-2] < 0.05))
+
+
+def _edge_pairs(
+    edges: list[tuple[int, int, int, int]], tolerance: int
+) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """(top edge, bottom edge) pairs: an opening line and the next line over the same span,
+    when that one is a closing line."""
+    pairs = []
+    for i, opening in enumerate(edges):
+        if opening[1] != 1:
+            continue
+        for line in edges[i + 1 :]:
+            if abs(line[2] - opening[2]) <= tolerance and abs(line[3] - opening[3]) <= tolerance:
+                if line[1] == -1:
+                    pairs.append((opening, line))
+                break
+    return pairs
+
+
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """Fill every area enclosed by ink: a framed panel becomes a solid block."""
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
@@ -246,15 +354,73 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
 class _Segmenter:
     """Recursive gutter cutting over the hole-filled ink mask of one page."""
 
-    def __init__(self, filled: np.ndarray, params: _Params) -> None:
+    def __init__(self, filled: np.ndarray, params: _Params, ink: np.ndarray) -> None:
         self.mask = filled
+        self.ink = ink
         self.p = params
         self.integral = cv2.integral(filled)
+
+    def _spans(self, r: _Region, axis: int) -> tuple[list[tuple[int, int]], list[int]]:
+        """Inked spans along ``axis`` and the widths of the gutters between them."""
+        profile = self._profile(r, axis)
+        across = (r[2] - r[0]) if axis == 1 else (r[3] - r[1])
+        spans = _runs(profile > 0.01 * across)
+        if not spans:
+            return [], []
+        merged = [spans[0]]
+        for start, end in spans[1:]:
+            gap = (merged[-1][1], start)
+            if start - merged[-1][1] < self.p.min_gutter or self._bridged(r, axis, *gap):
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        return merged, [b[0] - a[1] for a, b in itertools.pairwise(merged)]
+
+    def _bridged(self, r: _Region, axis: int, start: int, end: int, every_end: bool = True) -> bool:
+        """Whether ink runs on across the gap ``start:end`` at both ends (at either end
+        when not ``every_end``).
+
+        Between two panels the frames turn at the gutter; inside one panel (under a
+        caption box, between a title and its art) the panel's side lines cross the gap.
+        """
+        band = self._region(r, axis, start, end)
+        k = max(2, self.p.min_gutter)
+        x0, y0, x1, y1 = band
+        if axis == 1:
+            ends = ((x0, y0, min(x1, x0 + k), y1), (max(x0, x1 - k), y0, x1, y1))
+        else:
+            ends = ((x0, y0, x1, min(y1, y0 + k)), (x0, max(y0, y1 - k), x1, y1))
+        crossed = [self._line_across(e, axis) for e in ends]
+        return all(crossed) if every_end else any(crossed)
+
+    def _line_across(self, r: _Region, axis: int) -> bool:
+        """Whether some line of ink crosses the thin region ``r`` from side to side along
+        ``axis`` (a column through every row for rows, a row through every column)."""
+        x0, y0, x1, y1 = r
+        block = self.mask[y0:y1, x0:x1]
+        if block.size == 0:
+            return False
+        return bool(block.all(axis=0 if axis == 1 else 1).any())
 
     def run(self) -> list[tuple[_Region, float]]:
         height, width = self.mask.shape
         region = self._tight((0, 0, width, height))
-        return [] if region is None else self._segment(region)
+        if region is None:
+            return []
+        self.gutter = self._typical_gutter(region)
+        self.units: set[_Region] = set()  # caption and panel joined: one panel, never cut
+        return self._segment(region)
+
+    def _typical_gutter(self, page: _Region) -> float:
+        """Median width of the gutters that cross the page or one of its tiers (0: none)."""
+        widths: list[int] = []
+        for axis in (1, 0):
+            spans, gaps = self._spans(page, axis)
+            widths += gaps
+            for s, e in spans if len(spans) > 1 else []:
+                piece = self._tight(self._region(page, axis, s, e))
+                widths += [] if piece is None else self._spans(piece, 1 - axis)[1]
+        return float(np.median(widths)) if widths else 0.0
 
     # Geometry helpers.
 
@@ -320,8 +486,12 @@ class _Segmenter:
     # The recursion.
 
     def _segment(self, r: _Region) -> list[tuple[_Region, float]]:
+        if r in self.units:
+            return [(r, self._fill(r))]
         for axis in (1, 0):  # rows first: Western and manga pages are stacked tiers
             pieces = self._strict_cut(r, axis)
+            if len(pieces) == 1 and pieces[0] in self.units:
+                return [(pieces[0], self._fill(pieces[0]))]
             if len(pieces) > 1:
                 blocks = [self._block(piece) for piece in pieces]
                 result: list[tuple[_Region, float]] = []
@@ -333,30 +503,64 @@ class _Segmenter:
                     else:
                         result.extend(self._segment(piece))
                 return result
-        for axis in (1, 0):
-            halves = self._soft_cut(r, axis)
-            if halves:
-                return self._segment(halves[0]) + self._segment(halves[1])
+        # Both directions compete: the band that the least ink crosses is the gutter.
+        cuts = [cut for axis in (1, 0) if (cut := self._soft_cut(r, axis))]
+        if cuts:
+            first, second = min(cuts, key=lambda cut: cut[0])[1]
+            return self._segment(first) + self._segment(second)
         return self._leaf(r)
 
     def _strict_cut(self, r: _Region, axis: int) -> list[_Region]:
         """Pieces between gutters (lines with at most a speck of ink) along ``axis``."""
-        profile = self._profile(r, axis)
-        across = (r[2] - r[0]) if axis == 1 else (r[3] - r[1])
-        inked = profile > 0.01 * across
-        spans = _runs(inked)
-        if len(spans) < 2:
+        # Gaps narrower than a gutter (lines of text, a balloon's inside) are closed.
+        merged = self._spans(r, axis)[0]
+        if len(merged) < 2:
             return [r]
-        # Close gaps narrower than a gutter (lines of text, a balloon's inside).
-        merged = [spans[0]]
-        for start, end in spans[1:]:
-            if start - merged[-1][1] < self.p.min_gutter:
-                merged[-1] = (merged[-1][0], end)
-            else:
-                merged.append((start, end))
         pieces = [self._tight(self._region(r, axis, s, e)) for s, e in merged]
         pieces = [piece for piece in pieces if piece is not None]
-        return self._join_loose(pieces, axis)
+        return self._join_captions(self._join_loose(pieces, axis), axis)
+
+    def _join_captions(self, pieces: list[_Region], axis: int) -> list[_Region]:
+        """Rejoin a caption box to the panel it sits on (above or below it).
+
+        Old comics often box a caption apart from the art of its panel: a strip of text as
+        wide as the panel, a gap narrower than the page's gutters away. A text panel of its
+        own is as big as a panel and a gutter away from its neighbours.
+        """
+        if axis != 1 or len(pieces) < 2:
+            return pieces
+        joined = [pieces[0]]
+        for piece in pieces[1:]:
+            if self._caption_pair(joined[-1], piece):
+                joined[-1] = _union(joined[-1], piece)
+                self.units.add(joined[-1])
+            else:
+                joined.append(piece)
+        return joined
+
+    def _caption_pair(self, upper: _Region, lower: _Region) -> bool:
+        """Whether one of two regions, one above the other, is the other's caption box."""
+        gap = lower[1] - upper[3]
+        narrow = max(self.p.min_gutter, CAPTION_GAP_SHARE * self.gutter)
+        return 0 <= gap < narrow and (
+            self._caption_of(upper, lower, 1) or self._caption_of(lower, upper, 1)
+        )
+
+    def _caption_of(self, caption: _Region, panel: _Region, axis: int) -> bool:
+        """Whether ``caption`` is a text strip lying along ``panel`` (same extent across)."""
+        other = 1 - axis
+        length = (caption[axis + 2] - caption[axis], panel[axis + 2] - panel[axis])
+        tolerance = max(3, 0.04 * (panel[other + 2] - panel[other]))
+        aligned = (
+            abs(caption[other] - panel[other]) <= tolerance
+            and abs(caption[other + 2] - panel[other + 2]) <= tolerance
+        )
+        if not aligned or length[0] > CAPTION_MAX_SHARE * length[1]:
+            return False
+        k = max(2, self.p.min_gutter)
+        x0, y0, x1, y1 = caption
+        inside = (x0 + k, y0 + k, x1 - k, y1 - k)  # inside its frame, if it has one
+        return inside[2] > inside[0] and inside[3] > inside[1] and self._text_only(inside)
 
     def _join_loose(self, pieces: list[_Region], axis: int) -> list[_Region]:
         """Rejoin neighbouring loose pieces that a narrow gap separates.
@@ -381,12 +585,15 @@ class _Segmenter:
                 joined.append(piece)
         return joined
 
-    def _soft_cut(self, r: _Region, axis: int) -> tuple[_Region, _Region] | None:
+    def _soft_cut(self, r: _Region, axis: int) -> tuple[float, tuple[_Region, _Region]] | None:
         """Cut two solid blocks apart across a gutter that something crosses.
 
         A speech balloon or an arm over the gutter leaves a band where only a
         small part of the width is ink; it is a gutter only if both sides are
-        panel blocks of panel size, which loose content never is.
+        panel blocks of panel size, which loose content never is, and if no frame
+        or solid art runs on across either end of the band (a panel continuing past
+        a T-junction, a caption's lower edge inside its panel's frame). Returns the
+        share of the band that ink crosses, with the two halves.
         """
         profile = self._profile(r, axis)
         across = (r[2] - r[0]) if axis == 1 else (r[3] - r[1])
@@ -395,6 +602,9 @@ class _Segmenter:
         for start, end in _runs(low):
             if start == 0 or end == len(profile) or end - start < self.p.min_gutter:
                 continue
+            crossing = float(profile[start:end].mean()) / across
+            if best is not None and crossing >= best[0]:
+                continue
             middle = (start + end) // 2
             first = self._tight(self._region(r, axis, 0, middle))
             second = self._tight(self._region(r, axis, middle, len(profile)))
@@ -402,10 +612,14 @@ class _Segmenter:
                 continue
             if not all(self._sized(h) and self._block(h) for h in (first, second)):
                 continue
-            crossing = float(profile[start:end].mean())
-            if best is None or crossing < best[0]:
-                best = (crossing, (first, second))
-        return None if best is None else best[1]
+            if self._bridged(r, axis, start, end, every_end=False):
+                continue
+            if axis == 1 and (
+                self._caption_of(first, second, axis) or self._caption_of(second, first, axis)
+            ):
+                continue
+            best = (crossing, (first, second))
+        return best
 
     def _leaf(self, r: _Region) -> list[tuple[_Region, float]]:
         """A region no gutter line crosses: one panel, or panels with curved gutters."""
@@ -418,17 +632,47 @@ class _Segmenter:
             if self._sized(box) and area >= self.p.solid_fill * w * h:
                 blocks.append(box)
         if len(blocks) >= 2:
+            blocks = self._absorb_captions(blocks)
+        if len(blocks) >= 2:
             return [(self._trim(box), self._fill(box)) for box in _merge_nested(blocks)]
         if self._block(r):
             return [(self._trim(r), self._fill(r))] if self._sized(r) else []
         return self._loose(r)
 
+    def _absorb_captions(self, blocks: list[_Region]) -> list[_Region]:
+        """Join every caption block to the block it sits on (see ``_join_captions``)."""
+        blocks = sorted(blocks, key=lambda b: (b[1], b[0]))
+        changed = True
+        while changed:
+            changed = False
+            for i, upper in enumerate(blocks):
+                for j in range(i + 1, len(blocks)):
+                    if self._caption_pair(upper, blocks[j]):
+                        blocks[i] = _union(upper, blocks.pop(j))
+                        changed = True
+                        break
+                if changed:
+                    break
+        return blocks
+
     def _loose(self, r: _Region) -> list[tuple[_Region, float]]:
-        """Frameless content: its ink box is the panel, unless it is too small."""
-        if not self._sized(r):
+        """Frameless content: its ink box is the panel, unless it is too small or only text
+        (a title line, a caption strip on the margin, a column of prose)."""
+        if not self._sized(r) or self._text_only(r):
             return []
         # Frameless panels get a lower confidence than framed blocks.
         return [(r, 0.5 * min(1.0, self._fill(r) / self.p.solid_fill))]
+
+    def _text_only(self, r: _Region) -> bool:
+        """Whether every ink shape in the region is glyph-sized (or a thin rule): no art."""
+        x0, y0, x1, y1 = r
+        height, width = self.ink.shape
+        sub = np.ascontiguousarray(self.ink[y0:y1, x0:x1])
+        count, _, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+        w, h = stats[1:count, cv2.CC_STAT_WIDTH], stats[1:count, cv2.CC_STAT_HEIGHT]
+        glyph = (h <= GLYPH_HEIGHT * height) & (w <= GLYPH_WIDTH * width)
+        rule = h <= RULE_HEIGHT * height
+        return bool(np.all(glyph | rule))
 
     def _trim(self, r: _Region) -> _Region:
         """Cut off balloons and captions that stick out of a panel's frame.
@@ -516,6 +760,10 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate(([False], flags.astype(bool), [False]))
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _union(a: _Region, b: _Region) -> _Region:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def _merge_nested(boxes: list[_Region]) -> list[_Region]:

@@ -32,7 +32,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from comix_resources.detection.base import CATEGORY_IDS, Box, Detection, Panel, as_uint8
+from comix_resources.detection.base import (
+    CATEGORY_IDS,
+    COVER,
+    Box,
+    Detection,
+    Panel,
+    as_uint8,
+    one_panel,
+)
 from comix_resources.detection.order import reading_order
 
 if TYPE_CHECKING:
@@ -143,8 +151,11 @@ class FasterRCNNDetector:
             ) from error
         self._model = model.eval().to(self.device)
 
-    def detect(self, image: np.ndarray | Image.Image, rtl: bool = False) -> Detection:
-        """Detect on one RGB (or grey) page; boxes are in the page's pixels."""
+    def detect(
+        self, image: np.ndarray | Image.Image, rtl: bool = False, page_type: str | None = None
+    ) -> Detection:
+        """Detect on one RGB (or grey) page; boxes are in the page's pixels (one panel on a
+        page the page-type step calls a cover)."""
         import torch
 
         pixels = as_uint8(image)
@@ -177,7 +188,8 @@ class FasterRCNNDetector:
             box = _page_box((x0 * scale_x, y0 * scale_y, x1 * scale_x, y1 * scale_y), width, height)
             if category is not None and box is not None:
                 found.append((category, box, score))
-        return self._detection(found, width, height, rtl)
+        detection = self._detection(found, width, height, rtl)
+        return one_panel(detection) if page_type == COVER else detection
 
     def _detection(
         self, found: list[tuple[str, Box, float]], width: int, height: int, rtl: bool

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from comix_resources.detection.base import Detection, PanelDetector
+from comix_resources.detection.base import COVER, Detection, PanelDetector
 from comix_resources.detection.coco import detections_to_coco, detections_to_rows, panels_schema
 from comix_resources.images import load_page
 from comix_resources.lake import Lake
@@ -20,9 +20,11 @@ class _Detect:
     rtl: bool
 
 
-def _detect_one(stage: _Detect, image: str | bytes) -> Detection | str:
+def _detect_one(stage: _Detect, page: tuple[str | bytes, str | None]) -> Detection | str:
+    image, page_type = page
     try:
-        return stage.detector.detect(load_page(image, mode="keep").pixels, rtl=stage.rtl)
+        pixels = load_page(image, mode="keep").pixels
+        return stage.detector.detect(pixels, rtl=stage.rtl, page_type=page_type)
     except Exception as error:  # one bad image must not stop the collection
         return f"{type(error).__name__}: {error}"
 
@@ -37,7 +39,9 @@ def detect_pages(
 ) -> tuple[pl.DataFrame, dict, dict[str, str]]:
     """Detect every readable page: ``(panels table, COCO dict, failures by page_id)``.
 
-    A page whose image cannot be decoded is a failure with its reason; the others go on.
+    A page whose image cannot be decoded is a failure with its reason; the others go on. A
+    book's first page is its cover, as the page-type rules say before any model exists
+    (page types come later in the graph, from these panels): one panel by convention.
     ``workers`` > 1 (None: ``COMIX_WORKERS`` or every core) detects on that many processes.
     """
     table, coco, failures, _ = detect_pages_costed(lake, pages, detector, rtl, on_page, workers)
@@ -55,9 +59,12 @@ def detect_pages_costed(
     """``detect_pages`` and what it cost (workers, CPU seconds, peak memory per worker)."""
     readable = list(pages.filter(pl.col("status") == "ok").sort("page_id").iter_rows(named=True))
     images = [
-        str(lake.local_path(lake.path(page["path"])))
-        if lake.is_local
-        else lake.read_bytes(lake.path(page["path"]))
+        (
+            str(lake.local_path(lake.path(page["path"])))
+            if lake.is_local
+            else lake.read_bytes(lake.path(page["path"])),
+            COVER if page.get("page_index") == 0 else None,
+        )
         for page in readable
     ]
     # a contour detection is ~30 ms of CPU: a worker pays for its start-up after ~100 pages

@@ -11,6 +11,7 @@ import json
 
 import polars as pl
 
+from comix_resources.boxes import intersection_matrix
 from comix_resources.errors import describe_failure
 from comix_resources.images import load_page
 from comix_resources.lake import Lake
@@ -34,14 +35,8 @@ PICTURE_MIN_ART = 0.02
 
 
 def _text_cover(panel: list[int], text_boxes: list[list[int]]) -> float:
-    x, y, w, h = panel
-    inside = 0
-    for tx, ty, tw, th in text_boxes:
-        overlap_w = min(x + w, tx + tw) - max(x, tx)
-        overlap_h = min(y + h, ty + th) - max(y, ty)
-        if overlap_w > 0 and overlap_h > 0:
-            inside += overlap_w * overlap_h
-    return min(1.0, inside / max(w * h, 1))
+    inside = float(intersection_matrix([panel], text_boxes).sum()) if text_boxes else 0.0
+    return min(1.0, inside / max(panel[2] * panel[3], 1))
 
 
 def picture_panel_count(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from comix_resources.boxes import iou
 from comix_resources.text.base import KINDS, TextItem
 from comix_resources.text.ocr import OcrEngine
 
@@ -103,14 +104,6 @@ def demo_pages(limit: int = 12, seed: int = 7) -> list[TruthPage]:
     return pages
 
 
-def _iou(a: Sequence[int], b: Sequence[int]) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union else 0.0
-
-
 def text_ratio(a: str, b: str) -> float:
     """Similarity of two texts in 0..1, ignoring case and runs of spaces."""
     a, b = " ".join(a.lower().split()), " ".join(b.lower().split())
@@ -122,7 +115,7 @@ def score_items(items: Sequence[TextItem], truths: Sequence[dict[str, Any]]) -> 
     whose box overlaps it (any box if none overlaps) and count what was recovered."""
     found = same_kind = 0
     for truth in truths:
-        overlapping = [i for i in items if i.bbox is not None and _iou(i.bbox, truth["bbox"]) > 0]
+        overlapping = [i for i in items if i.bbox is not None and iou(i.bbox, truth["bbox"]) > 0]
         candidates = overlapping or list(items)
         if not candidates:
             continue

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from comix_resources.boxes import iou
 from comix_resources.detection.cli import panels_command
-
-from .conftest import iou
 
 
 def test_panels_of_xkcd208_in_reading_order(kumiko_dir: Path) -> None:

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from comix_resources.boxes import iou
 from comix_resources.detection import ContourDetector, Detection, PanelDetector
 from comix_resources.detection.synthetic import box_polygon, draw_balloon, draw_page, scan_like
-
-from .conftest import iou
 
 SIZE = (1000, 1500)
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from natsort import natsorted
 
+from comix_resources.boxes import iou
 from comix_resources.detection import ContourDetector, detect_files, load_image
-
-from .conftest import iou
 
 # Frameless xkcd strips: counts a person reads off the strips.  They are
 # reported, not asserted: where a frameless panel ends is a judgement call.

@@ -1,7 +1,8 @@
-"""Box arithmetic on ``[x, y, w, h]`` boxes in page pixels, vectorised with numpy.
+"""Box arithmetic on ``[x, y, w, h]`` boxes in page pixels: IoU, containment, matching.
 
-Every matrix here is ``(len(a), len(b))`` so that callers can take an argmax per row (a text
-against every panel) or feed it to ``scipy.optimize.linear_sum_assignment``.
+The one place for it: DataSpec alignment, the benchmarks, the quality table, the text bench and
+the detectors all use these. Every matrix here is ``(len(a), len(b))`` so that callers can take
+an argmax per row (a text against every panel) or feed it to the one-to-one ``match_boxes``.
 """
 
 from __future__ import annotations
@@ -82,3 +83,30 @@ def box_2d_to_xywh(box: Sequence[float], width: int, height: int) -> list[int]:
     x0, y0 = round(xmin * width / 1000), round(ymin * height / 1000)
     x1, y1 = round(xmax * width / 1000), round(ymax * height / 1000)
     return [x0, y0, x1 - x0, y1 - y0]
+
+
+def iou(a: BoxLike, b: BoxLike) -> float:
+    """IoU of two boxes."""
+    return float(iou_matrix([a], [b])[0, 0])
+
+
+def match_boxes(
+    source: Sequence[BoxLike], target: Sequence[BoxLike], min_iou: float = 0.3
+) -> dict[int, tuple[int, float]]:
+    """One-to-one matching of ``source`` to ``target`` boxes maximising the total IoU.
+
+    Returns ``{source index: (target index, iou)}`` for pairs with IoU >= ``min_iou``. The
+    Hungarian algorithm matters here: a greedy best-IoU pass can hand a big detector panel
+    to the wrong VLM panel and leave the right one with nothing.
+    """
+    from scipy.optimize import linear_sum_assignment  # scipy loads in ~1 s: on demand
+
+    if not len(source) or not len(target):
+        return {}
+    overlaps = iou_matrix(source, target)
+    rows, cols = linear_sum_assignment(-overlaps)
+    return {
+        int(r): (int(c), float(overlaps[r, c]))
+        for r, c in zip(rows, cols, strict=True)
+        if overlaps[r, c] >= min_iou
+    }

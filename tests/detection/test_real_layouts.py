@@ -1,0 +1,90 @@
+"""The contour detector on the layouts of real pages that the tidy demo pages lack."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from comix_resources.boxes import iou
+from comix_resources.detection import ContourDetector
+from comix_resources.detection.synthetic import box_polygon, draw_balloon, draw_page
+
+SIZE = (1000, 1500)
+BLACK = (20, 20, 20)
+
+
+def _boxes(page: np.ndarray, page_type: str | None = None) -> list[tuple[int, int, int, int]]:
+    detection = ContourDetector().detect(page, page_type=page_type)
+    return [] if detection.whole_page and page_type is None else [p.bbox for p in detection.panels]
+
+
+def _text_lines(
+    page: np.ndarray, x0: int, y0: int, x1: int, y1: int, step: int = 28, glyph: int = 14
+) -> None:
+    """Rows of glyph-sized marks, as lettering looks to the detector."""
+    for y in range(y0, y1, step):
+        for x in range(x0, x1 - glyph, glyph + 6):
+            cv2.rectangle(page, (x, y), (x + glyph * 5 // 7, y + glyph), BLACK, -1)
+
+
+def test_caption_box_above_its_art_is_one_panel() -> None:
+    # Two panels side by side, each a boxed caption 6 px above its framed art; gutters 40 px.
+    page = np.full((SIZE[1], SIZE[0], 3), 255, np.uint8)
+    truth = []
+    for x in (60, 520):
+        cv2.rectangle(page, (x, 100), (x + 420, 180), BLACK, 3)
+        _text_lines(page, x + 15, 115, x + 400, 170)
+        art = draw_page([box_polygon(x, 186, 421, 600)], SIZE, seed=x)
+        page[186:786, x : x + 421] = art[186:786, x : x + 421]
+        truth.append((x, 100, 421, 686))
+    found = _boxes(page)
+    assert len(found) == 2, found
+    assert all(max(iou(f, t) for f in found) >= 0.9 for t in truth)
+
+
+def test_prose_page_has_no_panel() -> None:
+    page = np.full((SIZE[1], SIZE[0], 3), (238, 228, 200), np.uint8)
+    _text_lines(page, 200, 60, 800, 160, step=60, glyph=44)  # the story's title
+    _text_lines(page, 70, 300, 470, 1200)
+    _text_lines(page, 530, 300, 930, 1000)
+    detection = ContourDetector().detect(page)
+    assert detection.whole_page  # "no panel layout here"
+
+
+def test_title_line_on_the_margin_is_not_a_panel() -> None:
+    boxes = [(60, 200, 880, 600), (60, 830, 880, 600)]
+    page = draw_page([box_polygon(*b) for b in boxes], SIZE)
+    _text_lines(page, 300, 40, 700, 160, step=60, glyph=40)  # a title above the panels
+    found = _boxes(page)
+    assert len(found) == 2 and all(iou(f, t) >= 0.9 for f, t in zip(found, boxes, strict=True))
+
+
+def test_open_frame_closes_and_stays_one_panel() -> None:
+    # The top panel's left side is missing: its art is paper-white there, open to the gutter.
+    boxes = [(60, 80, 880, 640), (60, 760, 880, 660)]
+    page = draw_page([box_polygon(*b) for b in boxes], SIZE)
+    page[86:714, 56:200] = 255  # erase the left frame line and the art beside it
+    cv2.line(page, (200, 300), (200, 500), BLACK, 3)  # a figure's outline in the white
+    draw_balloon(page, (220, 120, 400, 160), np.random.default_rng(1))
+    found = _boxes(page)
+    assert len(found) == 2, found
+    assert iou(found[0], boxes[0]) >= 0.8 and iou(found[1], boxes[1]) >= 0.9
+
+
+def test_balloon_across_the_vertical_gutter_beside_a_tall_panel() -> None:
+    # A narrow tall panel beside two stacked ones, a balloon across the vertical gutter: the
+    # row gutter of the stacked pair must not cut the tall panel.
+    tall, top, bottom = (60, 80, 300, 1340), (400, 80, 540, 650), (400, 770, 540, 650)
+    page = draw_page([box_polygon(*b) for b in (tall, top, bottom)], SIZE)
+    draw_balloon(page, (280, 300, 200, 140), np.random.default_rng(2))
+    found = _boxes(page)
+    assert len(found) == 3, found
+    assert all(max(iou(f, t) for f in found) >= 0.85 for t in (tall, top, bottom))
+
+
+def test_cover_is_one_panel_whatever_its_boxes() -> None:
+    boxes = [(40, 40, 920, 1420), (80, 80, 200, 260), (600, 1000, 300, 300)]
+    page = draw_page([box_polygon(*b) for b in boxes], SIZE)
+    detection = ContourDetector().detect(page, page_type="cover")
+    assert len(detection.panels) == 1
+    assert iou(detection.panels[0].bbox, boxes[0]) >= 0.95
