@@ -28,15 +28,18 @@ import polars as pl
 from comix_resources.images import load_rgb
 from comix_resources.lake import Lake
 from comix_resources.parallel import parallel_map
-from comix_resources.quality import QualityThresholds
-from comix_resources.quality.features import (
+from comix_resources.quality import (
+    NON_COMIC,
+    TRIAGE_VERSION,
     ImageMeasures,
+    QualityThresholds,
+    Triage,
     measure_image,
     panel_art_shares,
+    picture_panel_count,
     text_features,
+    triage_page,
 )
-from comix_resources.quality.table import picture_panel_count
-from comix_resources.quality.triage import NON_COMIC, TRIAGE_VERSION, Triage, triage_page
 from comix_resources.tables import PAGE_TEXT, TEXT_ITEM
 from comix_resources.text.base import PageInput, PageTextResult, TextEngine
 from comix_resources.text.cascade import (
