@@ -37,10 +37,10 @@ def test_an_unexpected_exception_is_the_books_error_and_the_rest_go_on(
     cbz([("p1.jpg", jpeg(seed=2))])(root / "C" / "trips-a-bug.cbz")
     real = books_module.inspect_book
 
-    def inspect(path: Path, limits: ExtractionLimits):
+    def inspect(path: Path, limits: ExtractionLimits, page_files=()):
         if path.name == "trips-a-bug.cbz":
             raise KeyError("a library's own error type")
-        return real(path, limits)
+        return real(path, limits, page_files)
 
     monkeypatch.setattr(books_module, "inspect_book", inspect)
     rows = {r["relative_path"]: r for r in table(root, tmp_path).iter_rows(named=True)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import polars as pl
 
@@ -18,18 +18,22 @@ def detect_pages(
     detector: PanelDetector,
     rtl: bool = False,
     on_page: Callable[[str], None] | None = None,
+    rtl_books: Mapping[str, bool] | None = None,
 ) -> tuple[pl.DataFrame, dict, dict[str, str]]:
     """Detect every readable page: ``(panels table, COCO dict, failures by page_id)``.
 
-    A page whose image cannot be decoded is a failure with its reason; the others go on.
+    ``rtl`` is the collection's reading direction; ``rtl_books`` (``book_id`` -> right to
+    left) overrides it for the books that declare their own. A page whose image cannot be
+    decoded is a failure with its reason; the others go on.
     """
+    rtl_books = rtl_books or {}
     detections: list[tuple[str, str, Detection]] = []
     failures: dict[str, str] = {}
     for page in pages.filter(pl.col("status") == "ok").sort("page_id").iter_rows(named=True):
         try:
             with lake.fs.open(lake.path(page["path"]), "rb") as handle:
                 image = load_image(handle)
-            detection = detector.detect(image, rtl=rtl)
+            detection = detector.detect(image, rtl=rtl_books.get(page["book_id"], rtl))
         except Exception as error:  # one bad image must not stop the collection
             failures[page["page_id"]] = f"{type(error).__name__}: {error}"
             continue

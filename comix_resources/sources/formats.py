@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 # Declared format by file suffix (lower case). Plain archive suffixes count as comics because
@@ -50,6 +51,27 @@ def comic_format(path: Path | str) -> str | None:
 
 def is_image(path: Path | str) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def strip_image_suffixes(name: str) -> str:
+    """A page file's name without its image extensions: converters leave two
+    (``p000.jpg.png``)."""
+    for _ in range(2):
+        stem, dot, suffix = name.rpartition(".")
+        if not dot or not stem or f".{suffix.lower()}" not in IMAGE_EXTENSIONS:
+            break
+        name = stem
+    return name
+
+
+# What a file extension looks like: a dot, a letter, up to four more letters or digits.
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
+
+
+def may_be_unnamed_book(name: str) -> bool:
+    """A file whose name has no extension (``aebf9496...``, ``Hellboy Vol. 1``): an archive
+    saved under an id, as app downloads are, is only known by its bytes."""
+    return _EXTENSION.search(name) is None
 
 
 def is_ignored(name: str) -> bool:
