@@ -280,6 +280,63 @@ def export_dataspec(
     console.print(f"{total} DataSpec v0.3 files under {out_dir}")
 
 
+@app.command("export-comicinfo")
+def export_comicinfo(
+    out_dir: Annotated[
+        Path,
+        typer.Argument(help="Folder for <source>/<book folder>/<book name>/ComicInfo.xml."),
+    ],
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Source(s); default all.")
+    ] = None,
+    cbz: Annotated[
+        bool, typer.Option("--cbz", help="Also a copy of each CBZ with that ComicInfo.xml inside.")
+    ] = False,
+) -> None:
+    """Write a ComicInfo.xml per materialized book: its own metadata kept, its <Pages> with the
+    predicted page types, DoublePage, ImageWidth and ImageHeight. The books are only read."""
+    from comix_resources.comicinfo_export import export_collection
+    from comix_resources.lake import Lake
+    from comix_resources.settings import ComixSettings
+    from comix_resources.sources.registry import SOURCES
+    from comix_resources.tables import BOOKS, PAGE_TYPES, PAGES
+
+    settings = ComixSettings.from_env()
+    target = out_dir.expanduser().resolve()
+    for name, root in settings.source_roots.items():
+        if root is not None and target.is_relative_to(root.resolve()):
+            console.print(
+                f"error: {out_dir} is inside the {name} library ({root}): the export never "
+                "writes into a library; choose a folder outside it"
+            )
+            raise typer.Exit(2)
+    lake = Lake(settings.lake_url)
+    books_written = copies = 0
+    for name in source or SOURCES:
+        for path in sorted(lake.fs.glob(PAGES.path(lake, name, "*"))):
+            collection = str(path).rsplit("/", 2)[-2]
+            written = export_collection(
+                BOOKS.read(lake, name, collection),
+                PAGES.read(lake, name, collection),
+                PAGE_TYPES.read_if_exists(lake, name, collection),
+                target / name,
+                with_cbz=cbz,
+            )
+            typed = sum(book.typed_pages for book in written)
+            copied = sum(book.cbz is not None for book in written)
+            console.print(
+                f"{name}/{collection}: {len(written)} books, {typed} pages typed"
+                + (f", {copied} CBZ copies" if cbz else "")
+            )
+            books_written += len(written)
+            copies += copied
+    console.print(
+        f"{books_written} ComicInfo.xml"
+        + (f" and {copies} CBZ copies" if cbz else "")
+        + f" under {target}"
+    )
+
+
 @app.command()
 def settings(
     markdown: Annotated[

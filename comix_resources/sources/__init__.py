@@ -17,6 +17,8 @@ from comix_resources.sources.loose_pages import (
 from comix_resources.sources.metadata import (
     ComicMetadata,
     DeclaredPage,
+    comicbox_metadata,
+    comicbox_settings,
     metadata_from_name,
     read_comic_metadata,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "FolderTreeSource",
     "SourceUnavailable",
     "comic_format",
+    "comicbox_metadata",
+    "comicbox_settings",
     "compile_page_name_pattern",
     "group_pages",
     "is_image",

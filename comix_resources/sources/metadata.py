@@ -222,6 +222,12 @@ def _comicbox_config() -> ComicboxSettings:
     )
 
 
+def comicbox_settings() -> ComicboxSettings:
+    """comicbox's settings for this platform: the embedded formats read, nothing written to a
+    book, no network (what the export's own comicbox instance uses too)."""
+    return _comicbox_config()
+
+
 @functools.cache
 def _metadata_filenames() -> dict[str, MetadataFormats]:
     """Lower-case file names of in-archive metadata files (``comicinfo.xml``, ...)."""
@@ -246,13 +252,45 @@ def _archive_metadata(path: Path) -> ComicMetadata:
 
 
 def _folder_metadata(folder: Path) -> ComicMetadata:
+    return _from_documents(_sidecar_files(folder))
+
+
+def _sidecar_files(folder: Path) -> list[tuple[MetadataFormats, str, bytes]]:
     names = _metadata_filenames()
     found = []
     for child in sorted(folder.iterdir()):
         fmt = names.get(child.name.lower())
         if fmt is not None and child.is_file() and child.stat().st_size <= _MAX_METADATA_BYTES:
             found.append((fmt, child.name, child.read_bytes()))
-    return _from_documents(found)
+    return found
+
+
+def comicbox_metadata(book: BookFile) -> dict[str, Any]:
+    """The book's own metadata documents merged by comicbox, in comicbox's schema (what goes
+    under its ``comicbox`` key: ``title``, ``series``, ``credits``, ``pages``, ...), for
+    writing them back out; {} when the book has none. Reads only, like everything here."""
+    import copy
+
+    from comicbox.box import Comicbox
+
+    path = Path(book.path)
+    if book.grouping == GROUPING_PAGE_NAMES or not path.exists():
+        return {}
+    documents: list[tuple[MetadataFormats, str, bytes]] | None = None
+    if book.format == "folder":
+        documents = _sidecar_files(path)
+    elif book.format == "pdf":
+        import pymupdf
+
+        with pymupdf.open(path) as document:
+            documents = _pdf_attachments(document)
+    with Comicbox(None if documents is not None else path, config=_comicbox_config()) as box:
+        if documents is not None:
+            _add_documents(box, documents)
+        elif box.get_file_type() == "CBR" and not box.is_unrar_supported():
+            _add_documents(box, _rar_metadata_files(path))
+        merged = box.get_internal_metadata().get("comicbox") or {}
+        return copy.deepcopy(dict(merged))
 
 
 def _from_documents(found: list[tuple[MetadataFormats, str, bytes]]) -> ComicMetadata:
