@@ -1,8 +1,8 @@
 """ComicInfo.xml with the platform's page types, written beside (never into) the user's books.
 
-Per book of a collection: its own metadata as comicbox reads and merges it (ComicInfo,
-MetronInfo, CoMet, ComicBookInfo; sidecars of image folders, a PDF's embedded ComicInfo),
-with ``<Pages>`` rewritten from the lake: each page's predicted type
+Per book of a collection: its own metadata as comicbox reads it (its ComicInfo.xml, inside an
+archive, beside an image folder or embedded in a PDF; a book without one: its MetronInfo,
+CoMet or ComicBookInfo merged), with ``<Pages>`` rewritten from the lake: each page's predicted type
 (``page_classes.CLASS_TO_COMICINFO``), ``DoublePage`` from ``is_spread``, ``ImageWidth``,
 ``ImageHeight`` and ``ImageSize``; every other attribute of a page the book already listed
 (``Key``, ``Bookmark``) and every other field stays. A book without metadata of its own gets

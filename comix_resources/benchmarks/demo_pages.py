@@ -2,8 +2,9 @@
 
 Pages come out of the real book files through ``iter_pages`` (PDF, CBZ, CB7, CBT, CBT.GZ, app
 downloads, loose pages), so a benchmark measures what extraction actually yields, not the
-in-memory renders of the demo generator. Ids follow the lake contract (``book_id`` from the file's bytes, ``page_id`` =
-``<book_id>-<page_index:04d>``); ``label`` is the readable name used in failure lists.
+in-memory renders of the demo generator. Ids follow the lake contract (``book_id`` from the
+file's bytes, ``page_id`` = ``<book_id>-<page_index:04d>``); ``label`` is the readable name
+used in failure lists.
 """
 
 from __future__ import annotations

@@ -194,8 +194,11 @@ def _with_catalog(catalog: Mapping[str, Any], from_file: ComicMetadata) -> Comic
 # --- comicbox -------------------------------------------------------------------------------
 
 
+_READ_FORMATS = ("comicinfo", "metroninfo", "comet", "comicbookinfo")
+
+
 @functools.cache
-def _comicbox_config() -> ComicboxSettings:
+def _comicbox_config(formats: tuple[str, ...] = _READ_FORMATS) -> ComicboxSettings:
     """Settings built once per process: parsing comicbox's config costs milliseconds a book.
 
     Imported here, not at module level, because comicbox takes most of a second to import and
@@ -212,7 +215,7 @@ def _comicbox_config() -> ComicboxSettings:
             "comicbox": {
                 # Only embedded metadata formats: no filename guessing (origin must be a real
                 # tag), no PDF (needs the optional pdffile package; PyMuPDF reads it here).
-                "read": {"formats": ["comicinfo", "metroninfo", "comet", "comicbookinfo"]},
+                "read": {"formats": list(formats)},
                 # Belt and braces: we never call run()/dump(), and nothing is set to write.
                 "write": {"formats": []},
                 "general": {"dry_run": True},
@@ -266,16 +269,22 @@ def _sidecar_files(folder: Path) -> list[tuple[MetadataFormats, str, bytes]]:
 
 
 def comicbox_metadata(book: BookFile) -> dict[str, Any]:
-    """The book's own metadata documents merged by comicbox, in comicbox's schema (what goes
-    under its ``comicbox`` key: ``title``, ``series``, ``credits``, ``pages``, ...), for
-    writing them back out; {} when the book has none. Reads only, like everything here."""
+    """The book's own metadata in comicbox's schema (what goes under its ``comicbox`` key:
+    ``title``, ``series``, ``credits``, ``pages``, ...), for writing it back out: its
+    ComicInfo.xml as comicbox reads it, or where it has none its other formats merged; {} when
+    it has no metadata. Reads only, like everything here."""
+    path = Path(book.path)
+    if book.grouping == GROUPING_PAGE_NAMES or not path.exists():
+        return {}
+    return _comicbox_read(book, ("comicinfo",)) or _comicbox_read(book, _READ_FORMATS)
+
+
+def _comicbox_read(book: BookFile, formats: tuple[str, ...]) -> dict[str, Any]:
     import copy
 
     from comicbox.box import Comicbox
 
     path = Path(book.path)
-    if book.grouping == GROUPING_PAGE_NAMES or not path.exists():
-        return {}
     documents: list[tuple[MetadataFormats, str, bytes]] | None = None
     if book.format == "folder":
         documents = _sidecar_files(path)
@@ -284,11 +293,16 @@ def comicbox_metadata(book: BookFile) -> dict[str, Any]:
 
         with pymupdf.open(path) as document:
             documents = _pdf_attachments(document)
-    with Comicbox(None if documents is not None else path, config=_comicbox_config()) as box:
+    config = _comicbox_config(formats)
+
+    def wanted(found: list[tuple[MetadataFormats, str, bytes]]) -> list:
+        return [doc for doc in found if doc[0].name.replace("_", "").lower() in formats]
+
+    with Comicbox(None if documents is not None else path, config=config) as box:
         if documents is not None:
-            _add_documents(box, documents)
+            _add_documents(box, wanted(documents))
         elif box.get_file_type() == "CBR" and not box.is_unrar_supported():
-            _add_documents(box, _rar_metadata_files(path))
+            _add_documents(box, wanted(_rar_metadata_files(path)))
         merged = box.get_internal_metadata().get("comicbox") or {}
         return copy.deepcopy(dict(merged))
 
@@ -602,7 +616,7 @@ def _local(tag: str) -> str:
 def _opf_metadata(package: Any) -> ComicMetadata:
     metadata = next((el for el in package if _local(el.tag) == "metadata"), None)
     spine = next((el for el in package if _local(el.tag) == "spine"), None)
-    direction = (spine.get("page-progression-direction") or "").lower() if spine else ""
+    direction = (spine.get("page-progression-direction") or "").lower() if spine is not None else ""
     is_rtl = {"rtl": True, "ltr": False}.get(direction)
     if metadata is None:
         return (

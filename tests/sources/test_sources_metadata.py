@@ -28,17 +28,16 @@ def book(path: Path, fmt: str | None = None) -> BookFile:
     return BookFile(path, path.name, fmt, size, 0)
 
 
-def captain(
-    title: str, origin: str, pages: tuple[DeclaredPage, ...] = ()
-) -> ComicMetadata:
+def captain(title: str, origin: str, pages: tuple[DeclaredPage, ...] = ()) -> ComicMetadata:
     return ComicMetadata(
         title, "Captain Science", "1", PUBLISHER, 1950, origin, CREATORS, pages=pages
     )
 
 
 # Their ComicInfo <Pages> type the cover only, as ComicTagger writes it by default.
-CAPTAIN_PAGES = (DeclaredPage(0, "FrontCover", None),) + tuple(
-    DeclaredPage(index, None, None) for index in range(1, 5)
+CAPTAIN_PAGES = (
+    DeclaredPage(0, "FrontCover", None),
+    *(DeclaredPage(index, None, None) for index in range(1, 5)),
 )
 
 EXPECTED = {
