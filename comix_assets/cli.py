@@ -453,6 +453,31 @@ def bench_bounded(
     _print_rows(f"comix bench bounded ({time.perf_counter() - started:.0f} s)", rows)
 
 
+@bench_app.command("loose-pages")
+def bench_loose_pages(
+    pages: Annotated[int, typer.Option(help="Loose page files in one folder.")] = 805_000,
+    pages_per_book: Annotated[int, typer.Option(help="Pages of each book.")] = 40,
+    books_table: Annotated[
+        bool, typer.Option(help="Also time the books table of the whole folder (once).")
+    ] = False,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Scratch folder (default: a temp dir).")
+    ] = None,
+) -> None:
+    """Listing a folder of loose pages of thousands of books into books, against a bare
+    directory scan with a stat of every file."""
+    import tempfile
+
+    from comix_resources.benchmarks.loose_pages import run_loose_pages_benchmark
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+        rows = run_loose_pages_benchmark(
+            Path(scratch), pages=pages, pages_per_book=pages_per_book, books_table=books_table
+        )
+    _print_rows(f"comix bench loose-pages ({time.perf_counter() - started:.0f} s)", rows)
+
+
 def _print_rows(title: str, rows: list[dict]) -> None:
     """Benchmark rows as a table on standard output, one column per key."""
     table = Table(title=title)

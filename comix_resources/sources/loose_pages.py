@@ -90,5 +90,5 @@ def group_pages(names: Iterable[str], pattern: re.Pattern[str]) -> list[PageGrou
     ]
 
 
-def _page_order(page: tuple[int, str]) -> tuple[int, object]:
-    return page[0], _natural(page[1])
+def _page_order(page: tuple[int, str]) -> tuple[int, str]:
+    return page  # by number; the name only breaks ties (``Book 1.jpg`` and ``Book 01.png``)
