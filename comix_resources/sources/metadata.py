@@ -578,7 +578,16 @@ _OPF_CONTAINER = "META-INF/container.xml"
 
 def _epub_metadata(path: Path) -> ComicMetadata:
     """Title, creators, series (``calibre:series`` or EPUB 3 ``belongs-to-collection``) and
-    its index, date, publisher and page progression from the EPUB's package document."""
+    its index, date, publisher and page progression from the EPUB's package document; empty
+    when it has none that parses (a ComicInfo.xml beside it must not be lost with it)."""
+    try:
+        return _read_opf(path)
+    except Exception as exc:
+        log.debug("no package document in %s: %s", path, exc)
+        return EMPTY_METADATA
+
+
+def _read_opf(path: Path) -> ComicMetadata:
     import xml.etree.ElementTree as ET
     import zipfile
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from PIL import Image
 
@@ -229,3 +230,19 @@ def test_thousands_of_books_in_one_folder_stay_thousands(tmp_path: Path) -> None
     [collection] = FolderTreeSource("amazon", tmp_path / "root").collections()
     assert len(collection.books) == 400
     assert {len(b.page_files) for b in collection.books} == {5}
+
+
+def test_books_suite_knows_every_grouping(loose_tree: Path, tmp_path: Path) -> None:
+    from comix_resources.expectations import books_suite
+    from comix_resources.expectations.suites import BOOK_GROUPINGS
+    from comix_resources.sources import GROUPINGS
+
+    assert BOOK_GROUPINGS == GROUPINGS
+    [collection] = FolderTreeSource("amazon", loose_tree).collections()
+    cache = FingerprintCache(tmp_path / "fp.sqlite")
+    books = build_books_table("amazon", collection, cache, ExtractionLimits())
+    outcome = books_suite(books).validate()
+    assert outcome.success, outcome.to_markdown()  # lists of names and declared pages too
+    broken = books.with_columns(grouping=pl.lit("guessed"))
+    failed = {r.name for r in books_suite(broken).validate().failures}
+    assert failed == {"expect_column_values_to_be_in_set(grouping)"}
