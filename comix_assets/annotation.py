@@ -5,6 +5,7 @@ import polars as pl
 
 from comix_assets.common import OWNERS
 from comix_assets.partitions import COLLECTION_PARTITIONS
+from comix_resources.books import declared_reading_directions
 from comix_resources.dataspec import coco_to_dataspec
 from comix_resources.detection.table import detect_pages_costed
 from comix_resources.lake import Lake
@@ -24,6 +25,7 @@ from comix_resources.resources import (
 from comix_resources.sources.registry import source_spec
 from comix_resources.stack.placement import OCR_POOL
 from comix_resources.tables import (
+    BOOKS,
     DATASPEC,
     PAGE_QUALITY,
     PAGE_TEXT,
@@ -76,11 +78,13 @@ def build_annotation_assets(
 
     @dg.asset(
         key=panels_key,
-        deps=[pages_key],
+        deps=[pages_key, [source, BOOKS.name]],
         kinds={"python", "opencv", "parquet"},
         description=f"Panels of every page of a {title} collection, in reading order (right to "
-        "left for collections listed as manga), from the configured detector (`contour` by "
-        "default; `fasterrcnn` with a CoMix checkpoint also finds characters, text and faces). "
+        "left for collections listed as manga and for books that declare it: an app "
+        "download's `is_rtl`, ComicInfo `Manga`, an EPUB spine), from the configured detector "
+        "(`contour` by default; `fasterrcnn` with a CoMix checkpoint also finds characters, "
+        "text and faces). "
         f"Lake: `{PANELS.where(source)}` and `{PANELS_COCO.file}` (COCO, CoMix category ids).",
         **common,
     )
@@ -90,8 +94,9 @@ def build_annotation_assets(
         store, key = lake.lake(), context.partition_key
         pages_table = PAGES.read(store, source, key)
         detector = detection.build()
+        declared = declared_reading_directions(BOOKS.read(store, source, key))
         table, coco, failures, cost = detect_pages_costed(
-            store, pages_table, detector, rtl=detection.is_rtl(key)
+            store, pages_table, detector, rtl=detection.is_rtl(key), rtl_books=declared
         )
         path = PANELS.write(store, table, source, key)
         store.write_json(PANELS_COCO.path(store, source, key), coco)
@@ -111,6 +116,8 @@ def build_annotation_assets(
                 "failures": dg.MetadataValue.json(failures),
                 "detector": detector.name,
                 "reading_direction": "rtl" if detection.is_rtl(key) else "ltr",
+                "books_declaring_rtl": sum(declared.values()),
+                "books_declaring_ltr": len(declared) - sum(declared.values()),
                 "preview": dg.MetadataValue.md(_overlay_preview(store, pages_table, table)),
                 "path": dg.MetadataValue.path(store.url(path)),
             },

@@ -283,6 +283,63 @@ def export_dataspec(
     console.print(f"{total} DataSpec v0.3 files under {out_dir}")
 
 
+@app.command("export-comicinfo")
+def export_comicinfo(
+    out_dir: Annotated[
+        Path,
+        typer.Argument(help="Folder for <source>/<book folder>/<book name>/ComicInfo.xml."),
+    ],
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Source(s); default all.")
+    ] = None,
+    cbz: Annotated[
+        bool, typer.Option("--cbz", help="Also a copy of each CBZ with that ComicInfo.xml inside.")
+    ] = False,
+) -> None:
+    """Write a ComicInfo.xml per materialized book: its own metadata kept, its <Pages> with the
+    predicted page types, DoublePage, ImageWidth and ImageHeight. The books are only read."""
+    from comix_resources.comicinfo_export import export_collection
+    from comix_resources.lake import Lake
+    from comix_resources.settings import ComixSettings
+    from comix_resources.sources.registry import SOURCES
+    from comix_resources.tables import BOOKS, PAGE_TYPES, PAGES
+
+    settings = ComixSettings.from_env()
+    target = out_dir.expanduser().resolve()
+    for name, root in settings.source_roots.items():
+        if root is not None and target.is_relative_to(root.resolve()):
+            console.print(
+                f"error: {out_dir} is inside the {name} library ({root}): the export never "
+                "writes into a library; choose a folder outside it"
+            )
+            raise typer.Exit(2)
+    lake = Lake(settings.lake_url)
+    books_written = copies = 0
+    for name in source or SOURCES:
+        for path in sorted(lake.fs.glob(PAGES.path(lake, name, "*"))):
+            collection = str(path).rsplit("/", 2)[-2]
+            written = export_collection(
+                BOOKS.read(lake, name, collection),
+                PAGES.read(lake, name, collection),
+                PAGE_TYPES.read_if_exists(lake, name, collection),
+                target / name,
+                with_cbz=cbz,
+            )
+            typed = sum(book.typed_pages for book in written)
+            copied = sum(book.cbz is not None for book in written)
+            console.print(
+                f"{name}/{collection}: {len(written)} books, {typed} pages typed"
+                + (f", {copied} CBZ copies" if cbz else "")
+            )
+            books_written += len(written)
+            copies += copied
+    console.print(
+        f"{books_written} ComicInfo.xml"
+        + (f" and {copies} CBZ copies" if cbz else "")
+        + f" under {target}"
+    )
+
+
 @app.command()
 def settings(
     markdown: Annotated[
@@ -494,6 +551,31 @@ def bench_bounded(
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:
         rows = run_bounded_benchmark(Path(scratch), baseline_pages=baseline_pages)
     _print_rows(f"comix bench bounded ({time.perf_counter() - started:.0f} s)", rows)
+
+
+@bench_app.command("loose-pages")
+def bench_loose_pages(
+    pages: Annotated[int, typer.Option(help="Loose page files in one folder.")] = 805_000,
+    pages_per_book: Annotated[int, typer.Option(help="Pages of each book.")] = 40,
+    books_table: Annotated[
+        bool, typer.Option(help="Also time the books table of the whole folder (once).")
+    ] = False,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Scratch folder (default: a temp dir).")
+    ] = None,
+) -> None:
+    """Listing a folder of loose pages of thousands of books into books, against a bare
+    directory scan with a stat of every file."""
+    import tempfile
+
+    from comix_resources.benchmarks.loose_pages import run_loose_pages_benchmark
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+        rows = run_loose_pages_benchmark(
+            Path(scratch), pages=pages, pages_per_book=pages_per_book, books_table=books_table
+        )
+    _print_rows(f"comix bench loose-pages ({time.perf_counter() - started:.0f} s)", rows)
 
 
 def _print_rows(title: str, rows: list[dict]) -> None:

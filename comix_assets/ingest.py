@@ -14,6 +14,7 @@ from comix_resources.books import (
     book_paths_to_extract,
     build_books_table,
     mark_extraction_failures,
+    with_declared_spreads,
 )
 from comix_resources.discovery import content_digest
 from comix_resources.page_store import extract_collection
@@ -50,9 +51,12 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         group_name=source,
         kinds={"python", "polars", "parquet"},
         owners=OWNERS,
-        description=f"Every comic file of a {title} collection: content-derived `book_id`, "
-        "format, size, sha256, page count, ComicInfo/MetronInfo/CoMet/ComicBookInfo/Calibre/"
-        "PDF metadata, and a `status`/`error` per file (bad files never stop the collection). "
+        description=f"Every book of a {title} collection: content-derived `book_id`, format, "
+        "size, sha256, page count, ComicInfo/MetronInfo/CoMet/ComicBookInfo/Calibre/PDF/EPUB "
+        "OPF/app-manifest metadata (ComicInfo page types, declared reading direction), how the "
+        "book was formed (`grouping`: a file, an image folder, an app download's manifest, or "
+        "loose pages grouped by their names), and a `status`/`error` per book (bad files "
+        "never stop the collection). "
         f"Lake: `{BOOKS.where(source)}`.",
     )
     def books(
@@ -79,6 +83,9 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
                 "pages_listed": int(table["page_count"].fill_null(0).sum()),
                 "formats": dg.MetadataValue.json(
                     dict(table.group_by("format").len().sort("format").iter_rows())
+                ),
+                "groupings": dg.MetadataValue.json(
+                    dict(table.group_by("grouping").len().sort("grouping").iter_rows())
                 ),
                 "path": dg.MetadataValue.path(store.url(path)),
                 "preview": dg.MetadataValue.md(
@@ -128,6 +135,7 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
             extraction.limits(),
             on_book=lambda book_id, was_reused: reused.append(book_id) if was_reused else None,
         )
+        table = with_declared_spreads(table, books_table)  # ComicInfo DoublePage
         path = PAGES.write(store, table, source, key)
         if book_failures:  # the books table must say which books gave no pages, and why
             BOOKS.write(store, mark_extraction_failures(books_table, book_failures), source, key)

@@ -10,6 +10,7 @@ from comix_resources.lake import Lake
 from comix_resources.page_stream import (
     RulePredictor,
     book_features,
+    comicinfo_agreement,
     evaluate_books,
     page_rows,
     page_types_table,
@@ -22,6 +23,7 @@ from comix_resources.page_stream.registry import (
     MODEL_NAME,
     attach_labels,
     book_labels,
+    comicinfo_book_labels,
     load_champion,
     train_and_register,
     version_gate,
@@ -83,8 +85,9 @@ def _scores_table(model: dict, rules: dict) -> str:
     description="The page-stream model (CoSMo-style): each page's EfficientNet-Lite0 image "
     "vector and MiniLM OCR-text vector, interleaved as two tokens per page with position and "
     "layout scalars, through a small transformer over the book's page sequence; 9 classes. "
-    "Trained on every book with labels (a `.truth.json` beside the book, or the CoSMo split "
-    "file in COMIX_PAGE_TYPE_LABELS), split by book; the model and the rule-based fallback are "
+    "Trained on every book with labels (a `.truth.json` beside the book, the CoSMo split "
+    "file in COMIX_PAGE_TYPE_LABELS, or the page types of the book's ComicInfo.xml), split by "
+    "book; the model and the rule-based fallback are "
     "scored on the same held-out books (per-class F1, macro-F1, accuracy, PQ/SQ/RQ, MnDD) and "
     "logged to MLflow; registers a version of `page-stream`.",
 )
@@ -105,7 +108,7 @@ def page_stream(
     if len(labelled_books) < 2:
         raise dg.Failure(
             f"{len(labelled_books)} labelled book(s): page-stream training needs two or more "
-            "(a .truth.json beside a book, or COMIX_PAGE_TYPE_LABELS)"
+            "(a .truth.json beside a book, COMIX_PAGE_TYPE_LABELS, or ComicInfo page types)"
         )
     context.log.info(f"encoding {len(rows)} pages of {len(labelled_books)} labelled books")
     books = page_stream_model.encode(store, rows)
@@ -156,7 +159,8 @@ def build_page_types_asset(source: str) -> dg.AssetsDefinition:
         "its probability, and story segments per book (start page, end page, type). Uses the "
         "`champion` of the `page-stream` model when there is one, else the rule-based fallback "
         "(position in the book, panels, text and the non-comic verdict). Where books have "
-        "labels, the metadata scores the predictions against them. "
+        "labels, the metadata scores the predictions against them, and against the page "
+        "types of the books' own ComicInfo.xml where they have some. "
         f"Lake: `{PAGE_TYPES.where(source)}`.",
     )
     def page_types(
@@ -182,6 +186,15 @@ def build_page_types_asset(source: str) -> dg.AssetsDefinition:
         labelled = [(b.labels, p.labels) for b, p in zip(books, predictions, strict=True)]
         labelled = [(t, p) for t, p in labelled if any(label is not None for label in t)]
         scored = evaluate_books(labelled) if labelled else None
+        books_table = BOOKS.read_if_exists(store, source, partition)
+        declared = comicinfo_book_labels(books_table) if books_table is not None else {}
+        versus_comicinfo = comicinfo_agreement(
+            [
+                (p.page_indices, p.labels, declared[p.book_id])
+                for p in predictions
+                if p.book_id in declared
+            ]
+        )
         return dg.MaterializeResult(
             metadata={
                 "pages": table.height,
@@ -201,11 +214,26 @@ def build_page_types_asset(source: str) -> dg.AssetsDefinition:
                     if scored
                     else {}
                 ),
+                **(_comicinfo_metadata(versus_comicinfo) if versus_comicinfo else {}),
                 "path": dg.MetadataValue.path(store.url(path)),
             }
         )
 
     return page_types
+
+
+def _comicinfo_metadata(scores: dict) -> dict[str, object]:
+    """Predictions against the page types the books' own ComicInfo.xml gives."""
+    rows = [
+        {"comicinfo_class": name, "pages": entry["pages"], "agreed": entry["agreed"]}
+        for name, entry in scores["per_class"].items()
+    ]
+    return {
+        "comicinfo_labelled_books": scores["books"],
+        "comicinfo_labelled_pages": scores["pages"],
+        "accuracy_vs_comicinfo": float(scores["accuracy"]),
+        "agreement_with_comicinfo": dg.MetadataValue.md(markdown_table(pl.DataFrame(rows))),
+    }
 
 
 def _gate_report(verdict: GateVerdict) -> str:

@@ -6,6 +6,7 @@ file never stops its collection and the books check can report the failure rate.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,13 @@ from comix_resources.errors import BookError, describe_failure
 from comix_resources.fingerprints import FingerprintCache
 from comix_resources.ids import book_id_from_sha256, safe_text, short_hash
 from comix_resources.pages import ExtractionLimits, inspect_book
-from comix_resources.sources import BookFile, Collection, read_comic_metadata
+from comix_resources.sources import (
+    BookFile,
+    Collection,
+    ComicMetadata,
+    metadata_from_name,
+    read_comic_metadata,
+)
 from comix_resources.tables import BOOKS
 
 log = logging.getLogger(__name__)
@@ -27,6 +34,7 @@ BOOKS_SCHEMA = BOOKS.schema
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 STATUS_DUPLICATE = "duplicate"
+ORIGIN_APP_MANIFEST = "manifest.json"
 
 
 def catalog_book(
@@ -49,6 +57,8 @@ def catalog_book(
         raw_path=os.fsencode(book.path),
         relative_path=safe_text(book.relative_path),
         format=book.format,
+        grouping=book.grouping,
+        page_files=[os.fsencode(name) for name in book.page_files] or None,
         bytes=book.size,
         calibre_id=book.catalog.get("calibre_id"),
         authors=[],
@@ -58,12 +68,15 @@ def catalog_book(
     try:
         if book.problem:
             raise BookError(book.problem)
-        if not book.path.exists():
+        if not (book.path.parent if book.page_files else book.path).exists():
             raise BookError("file missing (listed in the catalog but not on disk)")
-        sha256 = fingerprints.sha256(book.path, book.size, book.mtime_ns)
+        sha256 = fingerprints.sha256(book.path, book.size, book.mtime_ns, book.page_files)
         found.update(sha256=sha256, book_id=book_id_from_sha256(sha256))
-        inspection = inspect_book(book.path, limits)
+        inspection = inspect_book(book.path, limits, book.page_files)
         metadata = read_comic_metadata(book)
+        if metadata.is_empty and inspection.title:
+            named = metadata_from_name(inspection.title, title=inspection.title)
+            metadata = dataclasses.replace(named, origin=ORIGIN_APP_MANIFEST)
         row = {
             **base,
             **found,
@@ -76,6 +89,9 @@ def catalog_book(
             "year": metadata.year,
             "authors": list(metadata.authors),
             "metadata_origin": metadata.origin,
+            "book_uuid": inspection.book_uuid,
+            "is_rtl": inspection.is_rtl if inspection.is_rtl is not None else metadata.is_rtl,
+            "declared_pages": _declared_pages(metadata) or None,
             "status": STATUS_OK,
         }
         pl.DataFrame([row], schema=BOOKS_SCHEMA, orient="row")  # the table can hold it
@@ -92,6 +108,13 @@ def catalog_book(
         "book_id": found.get("book_id") or _fallback_book_id(book),
         "error": reason,
     }
+
+
+def _declared_pages(metadata: ComicMetadata) -> list[dict[str, object]]:
+    return [
+        {"page_index": page.index, "type": page.type, "double_page": page.double_page}
+        for page in metadata.pages
+    ]
 
 
 def _fallback_book_id(book: BookFile) -> str:
@@ -158,11 +181,46 @@ class BookToExtract(NamedTuple):
     book_id: str
     path: Path
     sha256: str  # what the books step read: extraction checks the file still has these bytes
+    page_files: tuple[str, ...] = ()  # loose pages grouped by name: the files of path.parent
 
 
 def book_paths_to_extract(books: pl.DataFrame) -> list[BookToExtract]:
     ok = books.filter(pl.col("status") == STATUS_OK)
     return [
-        BookToExtract(row["book_id"], Path(os.fsdecode(row["raw_path"])), row["sha256"])
+        BookToExtract(
+            row["book_id"],
+            Path(os.fsdecode(row["raw_path"])),
+            row["sha256"],
+            tuple(os.fsdecode(name) for name in row["page_files"] or ()),
+        )
         for row in ok.iter_rows(named=True)
     ]
+
+
+def declared_reading_directions(books: pl.DataFrame) -> dict[str, bool]:
+    """``book_id`` -> right to left, for the books that declare a direction themselves (an app
+    manifest's ``is_rtl``, ComicInfo ``Manga``, an EPUB spine): each overrides what
+    COMIX_RTL_COLLECTIONS says for its collection."""
+    declared = books.filter(pl.col("is_rtl").is_not_null())
+    return dict(zip(declared["book_id"], declared["is_rtl"], strict=True))
+
+
+def with_declared_spreads(pages: pl.DataFrame, books: pl.DataFrame) -> pl.DataFrame:
+    """``pages`` with ``is_spread`` also true where the book's ComicInfo says ``DoublePage``
+    (a spread the aspect rule misses: a scan cut at the fold, a square double page). A
+    declared ``DoublePage="False"`` is the taggers' default, so it never unmarks a page."""
+    declared = (
+        books.select("book_id", "declared_pages")
+        .explode("declared_pages")
+        .unnest("declared_pages")
+        .filter(pl.col("double_page").fill_null(False))
+        .select("book_id", pl.col("page_index").cast(pl.Int32), declared=pl.lit(True))
+        .unique()
+    )
+    if not declared.height:
+        return pages
+    return (
+        pages.join(declared, on=["book_id", "page_index"], how="left", maintain_order="left")
+        .with_columns(is_spread=pl.col("is_spread") | pl.col("declared").fill_null(False))
+        .drop("declared")
+    )

@@ -46,7 +46,7 @@ def content_digest(
                 return None
         else:
             try:
-                content = fingerprints.sha256(book.path, book.size, book.mtime_ns)
+                content = fingerprints.sha256(book.path, book.size, book.mtime_ns, book.page_files)
             except OSError:
                 content = f"unreadable:{book.size}:{book.mtime_ns}"
         lines.append(f"{book.relative_path}\t{content}")

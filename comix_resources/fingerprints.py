@@ -8,6 +8,7 @@ sensors (daemon process) and the runs (their own processes) share safely.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from comix_resources.ids import raw_bytes, sha256_file, sha256_text
@@ -28,6 +29,21 @@ def sha256_folder(folder: Path) -> str:
     for child in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         parts.append(f"{child.name}:{sha256_file(child)}")
     return sha256_text("\n".join(parts))
+
+
+def sha256_pages(folder: Path, page_files: Sequence[str]) -> str:
+    """Digest of a book grouped from loose pages: its pages' digests in page order. Names are
+    left out, so renaming the files keeps the book's id; reordering or changing a page does
+    not."""
+    return sha256_text("\n".join(sha256_file(folder / name) for name in page_files))
+
+
+def book_sha256(path: Path, page_files: Sequence[str] = ()) -> str:
+    """The content digest of a book as a source lists it: a file, an image folder, or the
+    ``page_files`` of the folder ``path.parent`` (``path`` then names the book, not a file)."""
+    if page_files:
+        return sha256_pages(path.parent, page_files)
+    return sha256_folder(path) if path.is_dir() else sha256_file(path)
 
 
 def _key(path: Path) -> str | bytes:
@@ -60,11 +76,13 @@ class FingerprintCache:
             return row[2]
         return None
 
-    def sha256(self, path: Path, size: int, mtime_ns: int) -> str:
+    def sha256(self, path: Path, size: int, mtime_ns: int, page_files: Sequence[str] = ()) -> str:
+        """``book_sha256``, read again only when the size or mtime (of a group of pages: their
+        sum and newest) changed."""
         key = _key(path)
         if (cached := self.cached_sha256(path, size, mtime_ns)) is not None:
             return cached
-        digest = sha256_folder(path) if path.is_dir() else sha256_file(path)
+        digest = book_sha256(path, page_files)
         self._connection.execute(
             "INSERT OR REPLACE INTO fingerprints (path, size, mtime_ns, sha256) "
             "VALUES (?, ?, ?, ?)",

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -22,8 +22,8 @@ from pathlib import Path
 import polars as pl
 
 from comix_resources.errors import BookError, describe_failure
-from comix_resources.fingerprints import sha256_folder
-from comix_resources.ids import page_id, safe_text, sha256_bytes, sha256_file
+from comix_resources.fingerprints import book_sha256
+from comix_resources.ids import page_id, safe_text, sha256_bytes
 from comix_resources.lake import Lake
 from comix_resources.pages import ExtractionLimits, PageImage, iter_pages
 from comix_resources.tables import PAGES
@@ -83,8 +83,12 @@ def extract_book(
     book_path: Path,
     limits: ExtractionLimits,
     sha256: str | None = None,
+    page_files: Sequence[str] = (),
 ) -> tuple[list[dict[str, object]], bool]:
     """Rows of one book's pages and whether they were reused from an earlier extraction.
+
+    ``page_files``: the book is these files of ``book_path.parent`` (loose pages grouped by
+    their names; ``book_path`` names the book).
 
     ``sha256`` is the file's digest as the books step read it: the file is hashed again before
     its pages are taken (and its size, mtime and inode compared after), so pages never land
@@ -100,27 +104,24 @@ def extract_book(
     if manifest.get("signature") == signature and manifest.get("sha256") == sha256:
         return manifest["pages"], True
     with _reading(book_path):
-        before = _file_state(book_path)
-        actual = _digest(book_path) if sha256 is not None else None
+        before = _file_state(book_path, page_files)
+        actual = book_sha256(book_path, page_files) if sha256 is not None else None
         if actual != sha256:
             raise BookError(
                 f"file changed since the books step (sha256 now {actual[:16]}..., catalogued"
                 f" {sha256[:16]}...): materialize books again"
             )
     with lake.staging_dir(book_dir) as staging:
-        rows = _write_pages(lake, staging, book_dir, book_id, _read_pages(book_path, limits))
+        pages = _read_pages(book_path, limits, page_files)
+        rows = _write_pages(lake, staging, book_dir, book_id, pages)
         with _reading(book_path):
-            if _file_state(book_path) != before:
+            if _file_state(book_path, page_files) != before:
                 raise BookError(
                     "file changed while its pages were extracted: materialize books again"
                 )
         manifest = {"book_id": book_id, "sha256": sha256, "signature": signature, "pages": rows}
         lake.write_json(f"{staging}/{MANIFEST}", manifest)
     return rows, False
-
-
-def _digest(book_path: Path) -> str:
-    return sha256_folder(book_path) if book_path.is_dir() else sha256_file(book_path)
 
 
 def _manifest(lake: Lake, path: str) -> dict:
@@ -143,14 +144,16 @@ def _reading(book_path: Path) -> Iterator[None]:
         raise BookError(describe_failure(error)) from error
 
 
-def _read_pages(book_path: Path, limits: ExtractionLimits) -> Iterator[PageImage]:
+def _read_pages(
+    book_path: Path, limits: ExtractionLimits, page_files: Sequence[str]
+) -> Iterator[PageImage]:
     with _reading(book_path):
-        yield from iter_pages(book_path, limits)
+        yield from iter_pages(book_path, limits, page_files)
 
 
-def _file_state(path: Path) -> tuple[int, int, int]:
-    stat = os.stat(path)
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+def _file_state(path: Path, page_files: Sequence[str] = ()) -> tuple[tuple[int, int, int], ...]:
+    paths = [path.parent / name for name in page_files] if page_files else [path]
+    return tuple((s.st_size, s.st_mtime_ns, s.st_ino) for s in map(os.stat, paths))
 
 
 def _write_pages(
@@ -175,21 +178,25 @@ def _write_pages(
 def extract_collection(
     lake: Lake,
     pages_dir: str,
-    books: Iterable[tuple[str, Path, str | None]],
+    books: Iterable[Sequence],
     limits: ExtractionLimits,
     on_book: Callable[[str, bool], None] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """The pages table of a collection, and the books that failed at extraction with reasons.
 
-    ``books`` are ``(book_id, path, sha256)``. Each book is a boundary: any exception while
-    reading it (not only the expected ones) becomes that book's failure, and the collection
-    goes on; a failure to write into the lake is not the book's fault and stops the run.
+    ``books`` are ``(book_id, path, sha256)``, plus ``page_files`` for loose pages (the books
+    table's ``BookToExtract``). Each book is a boundary: any exception while reading it (not
+    only the expected ones) becomes that book's failure, and the collection goes on; a failure
+    to write into the lake is not the book's fault and stops the run.
     """
     rows: list[dict[str, object]] = []
     failures: dict[str, str] = {}
-    for book_id, book_path, sha256 in books:
+    for book_id, book_path, sha256, *rest in books:
+        page_files = rest[0] if rest else ()
         try:
-            book_rows, reused = extract_book(lake, pages_dir, book_id, book_path, limits, sha256)
+            book_rows, reused = extract_book(
+                lake, pages_dir, book_id, book_path, limits, sha256, page_files
+            )
         except BookError as error:
             failures[book_id] = str(error)
             continue

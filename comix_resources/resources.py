@@ -45,12 +45,15 @@ class ComicSourcesResource(dg.ConfigurableResource):
 
     roots: dict[str, str] = Field(default_factory=dict)
     calibre_collection_by: str = ComixSettings.calibre_collection_by
+    page_name_pattern: str = ComixSettings.page_name_pattern
     cache_dir: str
 
     def source(self, name: str) -> ComicSource | None:
         spec = source_spec(name)
         root = self.roots.get(name, "")
-        return spec.open(Path(root), self.calibre_collection_by) if root else None
+        if not root:
+            return None
+        return spec.open(Path(root), self.calibre_collection_by, self.page_name_pattern)
 
     def root_variable(self, name: str) -> str:
         return source_spec(name).root_variable
@@ -63,6 +66,7 @@ class ComicSourcesResource(dg.ConfigurableResource):
         return cls(
             roots={name: str(root) for name, root in settings.source_roots.items() if root},
             calibre_collection_by=settings.calibre_collection_by,
+            page_name_pattern=settings.page_name_pattern,
             cache_dir=str(settings.cache_dir),
         )
 

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from comix_resources.closure_lite.config import ClosureLiteConfig
+from comix_resources.sources.loose_pages import compile_page_name_pattern
 from comix_resources.sources.registry import SOURCE_SPECS, SOURCES
 
 __all__ = ["SOURCES", "VARIABLES", "VLM_API_KEY_VARIABLE", "ComixSettings", "Variable"]
@@ -34,6 +35,9 @@ class ComixSettings:
         default_factory=lambda: MappingProxyType(dict.fromkeys(SOURCES))
     )
     calibre_collection_by: str = "tag"
+    # Folder trees: how loose page images name their book and page ("": the built-in pattern,
+    # sources.loose_pages.DEFAULT_PAGE_NAME_PATTERN).
+    page_name_pattern: str = ""
     detector: str = "contour"
     detector_checkpoint: str = ""
     # The real pages (a CBZ and its hand-made truth) that the learned detector is judged by.
@@ -163,6 +167,13 @@ VARIABLES: tuple[Variable, ...] = (
         "`tag`, `series` or `publisher`: what a Calibre collection is",
     ),
     Variable(
+        "COMIX_PAGE_NAME_PATTERN",
+        "page_name_pattern",
+        "folder trees: a regex with named groups `book` and `page` that groups loose page images"
+        " into books; unset: `<book> - p<NNN>`, `<book>_p<NNN>`, `<book> <NNN>`, `<book>_<NNN>`"
+        " (see Loose pages)",
+    ),
+    Variable(
         "COMIX_DETECTOR",
         "detector",
         "`contour` (classical, offline), `learned` (the `panel-detector` champion in MLflow) or "
@@ -283,6 +294,8 @@ def _parse(name: str, raw: str) -> Any:
         return raw.lower() in _TRUE
     if name in ("mlflow_ui", "dagster_ui"):
         return raw.rstrip("/")
+    if name == "page_name_pattern":
+        compile_page_name_pattern(raw)  # a bad pattern fails here, naming the variable
     return raw
 
 

@@ -118,6 +118,9 @@ class LakeTable(LakeFile):
 TEXT_KINDS = ("dialogue", "narration", "sfx")
 BOX = pl.List(pl.Int64)
 DETECTION = pl.Struct({"bbox": BOX, "score": pl.Float64})
+DECLARED_PAGE = pl.Struct(
+    {"page_index": pl.Int32(), "type": pl.String(), "double_page": pl.Boolean()}
+)
 
 BOOKS = LakeTable(
     "books",
@@ -132,6 +135,12 @@ BOOKS = LakeTable(
         "relative_path": pl.String(),
         "format": pl.String(),
         "container": pl.String(),
+        # how the source made the book: file, folder, manifest (an unpacked app download),
+        # page_names (loose pages of a folder grouped by their names)
+        "grouping": pl.String(),
+        # page_names: the files (exact name bytes) of the folder holding the book, in page
+        # order; the path names the book inside that folder. Null for every other book.
+        "page_files": pl.List(pl.Binary()),
         "bytes": pl.Int64(),
         "sha256": pl.String(),
         "page_count": pl.Int32(),
@@ -142,6 +151,12 @@ BOOKS = LakeTable(
         "year": pl.Int32(),
         "authors": pl.List(pl.String()),
         "metadata_origin": pl.String(),
+        "book_uuid": pl.String(),  # an app download's manifest
+        # Read right to left, as the book declares it (app manifest, ComicInfo Manga, EPUB
+        # spine); null: as COMIX_RTL_COLLECTIONS says for the collection.
+        "is_rtl": pl.Boolean(),
+        # ComicInfo <Pages>: page index, ComicInfo type and DoublePage, as the file says
+        "declared_pages": pl.List(DECLARED_PAGE),
         "calibre_id": pl.Int64(),
         "status": pl.String(),
         "error": pl.String(),

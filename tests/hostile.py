@@ -14,6 +14,7 @@ closing note (input, expected, got).
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -219,6 +220,21 @@ def tar_with(entries: Sequence[tuple[str, bytes]], links: Sequence[tuple[str, st
                 link = tarfile.TarInfo(name)
                 link.type, link.linkname = kind, target
                 archive.addfile(link)
+
+    return build
+
+
+def app_download(pages: Sequence[tuple[str, int]], members: Sequence[tuple[str, bytes]]):
+    """A Dark Horse app tar: manifest.json naming ``(src_image, sort_order)``, then members."""
+
+    def build(path: Path) -> None:
+        listed = [{"sort_order": o, "src_image": n, "mime_type": "image/jpeg"} for n, o in pages]
+        manifest = json.dumps({"book_uuid": path.name, "is_rtl": True, "pages": listed}).encode()
+        with tarfile.open(path, "w") as archive:
+            for name, data in [("manifest.json", manifest), *members]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
 
     return build
 
@@ -571,6 +587,35 @@ CASES: list[Case] = [
         "error",
         r"password-protected",
         fixture="real_archives/komga/7zip-encrypted.7z",
+    ),
+    # Dark Horse app downloads: named by their id, paged by their manifest -------------------
+    Case(
+        "d1f0app",
+        "app download: tar named by its id, manifest pages in another order than the names",
+        app_download([("c2", 1), ("a9", 2)], [("a9", jpeg(seed=60)), ("c2", jpeg(seed=61))]),
+        pages=2,
+        fields={"container": "'darkhorse'", "book_uuid": "'d1f0app'", "is_rtl": "True"},
+    ),
+    Case(
+        "d2f0app",
+        "app download whose manifest names a member that is not there",
+        app_download([("a9", 1), ("gone", 2)], [("a9", jpeg(seed=62))]),
+        "error",
+        r"^manifest.json names page 'gone' \(sort_order 2\), which is not in the archive$",
+    ),
+    Case(
+        "d3f0app",
+        "app download whose manifest names a file outside the archive",
+        app_download([("../../etc/passwd", 1)], [("a9", jpeg(seed=63))]),
+        "error",
+        r"parent-directory '\.\.' in archive entry '\.\./\.\./etc/passwd'",
+    ),
+    Case(
+        "d4f0app",
+        "app download whose manifest lists no pages",
+        app_download([], [("a9", jpeg(seed=64))]),
+        "error",
+        r"^manifest.json lists no pages$",
     ),
 ]
 

@@ -37,10 +37,10 @@ def test_an_unexpected_exception_is_the_books_error_and_the_rest_go_on(
     cbz([("p1.jpg", jpeg(seed=2))])(root / "C" / "trips-a-bug.cbz")
     real = books_module.inspect_book
 
-    def inspect(path: Path, limits: ExtractionLimits):
+    def inspect(path: Path, limits: ExtractionLimits, page_files=()):
         if path.name == "trips-a-bug.cbz":
             raise KeyError("a library's own error type")
-        return real(path, limits)
+        return real(path, limits, page_files)
 
     monkeypatch.setattr(books_module, "inspect_book", inspect)
     rows = {r["relative_path"]: r for r in table(root, tmp_path).iter_rows(named=True)}
@@ -118,3 +118,71 @@ def test_a_book_the_source_refuses_is_an_error_row_and_is_never_opened(tmp_path:
     assert row["status"] == "error" and row["error"] == "path outside the Calibre library: 'x'"
     assert row["sha256"] is None and row["book_id"].startswith("error-")
     assert cache.cached_sha256(outside, 0, 0) is None  # not even hashed
+
+
+def test_declared_spreads_and_reading_directions() -> None:
+    import polars as pl
+
+    from comix_resources.books import declared_reading_directions, with_declared_spreads
+    from comix_resources.tables import BOOKS, PAGES
+
+    books = pl.DataFrame(
+        [
+            {
+                "book_id": "a",
+                "is_rtl": True,
+                "declared_pages": [
+                    {"page_index": 1, "type": "Story", "double_page": True},
+                    {"page_index": 2, "type": "Story", "double_page": False},
+                ],
+            },
+            {"book_id": "b", "is_rtl": False, "declared_pages": None},
+            {"book_id": "c", "is_rtl": None, "declared_pages": None},
+        ],
+        schema={name: BOOKS.schema[name] for name in ("book_id", "is_rtl", "declared_pages")},
+    )
+    pages = pl.DataFrame(
+        {
+            "book_id": ["a", "a", "a", "b"],
+            "page_index": [0, 1, 2, 1],
+            "is_spread": [False, False, True, False],
+        },
+        schema={name: PAGES.schema[name] for name in ("book_id", "page_index", "is_spread")},
+    )
+    marked = with_declared_spreads(pages, books)
+    # DoublePage marks page 1; a declared "false" never unmarks the wide page 2
+    assert marked["is_spread"].to_list() == [False, True, True, False]
+    assert marked.columns == pages.columns
+    assert declared_reading_directions(books) == {"a": True, "b": False}
+
+
+def test_each_book_is_detected_in_its_own_reading_direction(tmp_path: Path) -> None:
+    import polars as pl
+
+    from comix_resources.detection.base import Detection
+    from comix_resources.detection.table import detect_pages
+    from comix_resources.lake import Lake
+
+    lake = Lake(str(tmp_path))
+    lake.write_bytes(lake.path("p.jpg"), jpeg(seed=3))
+    seen: list[bool] = []
+
+    class Recorder:
+        name = "recorder"
+        version = "1"
+
+        def detect(self, image, rtl: bool = False, page_type: str | None = None) -> Detection:
+            seen.append(rtl)
+            height, width = image.shape[:2]
+            return Detection(width, height, (), self.name, self.version, True)
+
+    pages = pl.DataFrame(
+        {
+            "page_id": ["a-0000", "b-0000", "c-0000"],
+            "book_id": ["a", "b", "c"],
+            "path": ["p.jpg"] * 3,
+            "status": ["ok"] * 3,
+        }
+    )
+    detect_pages(lake, pages, Recorder(), rtl=True, rtl_books={"a": False, "b": True})
+    assert seen == [False, True, True]  # c declares nothing: the collection's direction

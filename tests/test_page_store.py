@@ -57,10 +57,10 @@ def test_any_exception_reading_a_book_is_that_books_failure(
     cbz([("p1.jpg", jpeg(seed=2))])(bad)
     real = page_store.iter_pages
 
-    def pages(path: Path, limits: ExtractionLimits):
+    def pages(path: Path, limits: ExtractionLimits, page_files=()):
         if path == bad:
             raise MemoryError("the decoder ran out")
-        return real(path, limits)
+        return real(path, limits, page_files)
 
     monkeypatch.setattr(page_store, "iter_pages", pages)
     books = [("g", good, sha256_file(good)), ("b", bad, sha256_file(bad))]

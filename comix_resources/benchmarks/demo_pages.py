@@ -1,9 +1,10 @@
 """The demo library's pages as the pipeline sees them: read from the book files, with truth.
 
-Pages come out of the real book files through ``iter_pages`` (PDF, CBZ, CB7, CBT, CBT.GZ), so a
-benchmark measures what extraction actually yields, not the in-memory renders of the demo
-generator. Ids follow the lake contract (``book_id`` from the file's bytes, ``page_id`` =
-``<book_id>-<page_index:04d>``); ``label`` is the readable name used in failure lists.
+Pages come out of the real book files through ``iter_pages`` (PDF, CBZ, CB7, CBT, CBT.GZ, app
+downloads, loose pages), so a benchmark measures what extraction actually yields, not the
+in-memory renders of the demo generator. Ids follow the lake contract (``book_id`` from the
+file's bytes, ``page_id`` = ``<book_id>-<page_index:04d>``); ``label`` is the readable name
+used in failure lists.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from comix_resources.ids import book_id_from_sha256, page_id, sha256_file
+from comix_resources.demo import demo_book_id, demo_book_pages
+from comix_resources.ids import page_id
 from comix_resources.images import load_rgb
-from comix_resources.pages import iter_pages
 
 TRUTH_SUFFIX = ".truth.json"
 
@@ -85,7 +86,7 @@ def demo_books(library: Path) -> list[DemoBook]:
             continue
         seen.add(key)
         path = truth_path.with_name(truth_path.name.removesuffix(TRUTH_SUFFIX))
-        books.append(DemoBook(path, book_id_from_sha256(sha256_file(path)), truth))
+        books.append(DemoBook(path, demo_book_id(path, truth), truth))
     return books
 
 
@@ -95,7 +96,7 @@ def iter_demo_pages(library: Path) -> Iterator[DemoPage]:
     its page count)."""
     for book in demo_books(library):
         truth_by_index = {p["page_index"]: p for p in book.truth["pages"]}
-        for page in iter_pages(book.path):
+        for page in demo_book_pages(book.path, book.truth):
             truth = truth_by_index.get(page.index)
             if page.data is None or truth is None:
                 continue

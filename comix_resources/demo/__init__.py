@@ -12,6 +12,8 @@ from comix_resources.demo.library import (
     BookPlan,
     DemoSummary,
     SourceSummary,
+    demo_book_id,
+    demo_book_pages,
     demo_truth_books,
     generate_demo_library,
 )
@@ -21,6 +23,8 @@ __all__ = [
     "BookPlan",
     "DemoSummary",
     "SourceSummary",
+    "demo_book_id",
+    "demo_book_pages",
     "demo_truth_books",
     "generate_demo_library",
 ]

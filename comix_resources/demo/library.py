@@ -11,7 +11,9 @@ lettering, vocabulary) that all of its pages share, so pages tell which book the
 Ground truth (``<book file name>.truth.json``)::
 
     {"book": file name, "source", "collection", "title", "series", "issue",
-     "format": "pdf" | "cbz" | "cb7" | "cbt" | "cbt.gz",
+     "format": "pdf" | "cbz" | "cb7" | "cbt" | "cbt.gz" | "app-tar" | "app-folder" | "loose",
+     "page_files": the page files of a "loose" book (in its folder), in page order,
+     "book_uuid": an app download's id,
      "reading_direction": "ltr" | "rtl",
      "pdf_points_per_pixel": 1.0 for PDFs (page size in points = image size), else null,
      "pages": [{"page_index": 0-based extraction order, "page_type", "is_comic",
@@ -19,6 +21,13 @@ Ground truth (``<book file name>.truth.json``)::
                 "panels": [{"bbox": [x, y, w, h], "order": reading order, "bordered"}],
                 "texts": [{"text", "kind", "panel": order of its panel or null,
                            "bbox": [x, y, w, h] tight around the ink}]}]}
+
+Besides comic files the library holds the layouts owners keep: a Dark Horse app download
+(``app-tar``: a tar named by its id, without extension; ``app-folder``: the same unpacked into
+a folder), each paged by its ``manifest.json`` (``sort_order``; ids as member names), and a
+folder of loose pages of several books (``loose``: ``<book>.truth.json`` beside the pages,
+whose names follow the plan's ``loose_name``). Every CBZ, CB7 and CBT carries a ComicInfo.xml
+whose ``<Pages>`` types its pages from the truth (``page_classes.CLASS_TO_COMICINFO``).
 
 ``page_type`` is one of cover, credits, first-page, story, advertisement, textstory, art,
 back_cover, non_comic. Text ``kind`` is dialogue, narration or sfx inside panels, and title
@@ -36,7 +45,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,11 +54,18 @@ from comix_resources.demo.calibre import CalibreBook, write_calibre_library
 from comix_resources.demo.writers import (
     BookMeta,
     EncodedPage,
+    app_download_members,
+    app_tar_bytes,
     atomic_write,
     book_bytes,
     extension,
+    loose_page_bytes,
+    write_folder,
 )
 from comix_resources.sources.registry import SOURCES
+
+if TYPE_CHECKING:
+    from comix_resources.pages import PageImage
 
 SUMMARY_FILE = "demo_summary.json"
 MARKER_FILE = ".comix-demo-library"
@@ -97,15 +113,25 @@ class BookPlan:
     writer: str
     artist: str
     pages: tuple[str, ...]
-    formats: tuple[str, ...]  # pdf, cbz, cb7, cbt, cbt.gz; calibre books may have several
+    # pdf, cbz, cb7, cbt, cbt.gz, app-tar, app-folder, loose; calibre books may have several
+    formats: tuple[str, ...]
     subdir: str = ""  # folder sources: subfolder below the collection folder
     rtl: bool = False
     co_authors: tuple[str, ...] = ()  # calibre: more authors after the writer
     identifiers: tuple[tuple[str, str], ...] = ()
+    # loose: the book's name (what the page-name pattern reads) and its pages' file names,
+    # with {n} the 0-based page index and {n1} the 1-based one
+    loose_book: str = ""
+    loose_name: str = ""
 
     @property
     def file_stem(self) -> str:
         return f"{self.series} {self.issue.zfill(3)}" if self.source != "calibre" else self.title
+
+    @property
+    def book_uuid(self) -> str:
+        """An app download's id (its file name, without extension)."""
+        return hashlib.sha256(f"{self.key}:uuid".encode()).hexdigest()[:32]
 
 
 CATALOG: tuple[BookPlan, ...] = (
@@ -317,6 +343,85 @@ CATALOG: tuple[BookPlan, ...] = (
         formats=("cbt",),
         identifiers=(("drivethrucomics", "270002"),),
     ),
+    # --- Dark Horse app downloads: a tar named by its id, and one unpacked into a folder ---
+    BookPlan(
+        key="hb1",
+        source="darkhorse",
+        collection="Dark Horse Digital",
+        title="Hollow Bells #1",
+        series="Hollow Bells",
+        issue="1",
+        year=2016,
+        publisher="Dark Horse Comics",
+        writer="Nadia Brooks",
+        artist="Jun Park",
+        pages=_plan("cover first-page story*4 advertisement back_cover"),
+        formats=("app-tar",),
+        rtl=True,
+    ),
+    BookPlan(
+        key="hb2",
+        source="darkhorse",
+        collection="Dark Horse Digital",
+        title="Hollow Bells #2",
+        series="Hollow Bells",
+        issue="2",
+        year=2016,
+        publisher="Dark Horse Comics",
+        writer="Nadia Brooks",
+        artist="Jun Park",
+        pages=_plan("cover first-page story*2 spread back_cover"),
+        formats=("app-folder",),
+    ),
+    # --- loose pages of three books in one folder, named three ways ---
+    BookPlan(
+        key="cg1",
+        source="amazon",
+        collection="Loose Pages",
+        title="Comet Girl #1",
+        series="Comet Girl",
+        issue="1",
+        year=2015,
+        publisher="Starlane Comics",
+        writer="Rita Vasquez",
+        artist="Tom Okafor",
+        pages=_plan("cover first-page story*2 back_cover"),
+        formats=("loose",),
+        loose_book="Comet Girl 001_Comet Girl 001",
+        loose_name="Comet Girl 001_Comet Girl 001 - p{n:03d}.jpg.png",
+    ),
+    BookPlan(
+        key="mp1",
+        source="amazon",
+        collection="Loose Pages",
+        title="Moon Patrol #1",
+        series="Moon Patrol",
+        issue="1",
+        year=2014,
+        publisher="Lighthouse Press",
+        writer="Sam Lindqvist",
+        artist="Victor Hale",
+        pages=_plan("cover first-page story*2 advertisement back_cover"),
+        formats=("loose",),
+        loose_book="Moon_Patrol",
+        loose_name="Moon_Patrol_{n1}.jpg",
+    ),
+    BookPlan(
+        key="sp1",
+        source="amazon",
+        collection="Loose Pages",
+        title="Sky Pirates #1",
+        series="Sky Pirates",
+        issue="1",
+        year=2013,
+        publisher="Lighthouse Press",
+        writer="Ellen Marsh",
+        artist="Carla Mendes",
+        pages=_plan("cover credits first-page story*2 back_cover"),
+        formats=("loose",),
+        loose_book="Sky Pirates",
+        loose_name="Sky Pirates {n1:02d}.jpg",
+    ),
 )
 
 
@@ -327,7 +432,9 @@ class SourceSummary:
     collections: dict[str, int]  # collection name -> number of books
     books: int
     pages: int  # pages per book, counted once per book (not per format)
-    book_paths: tuple[Path, ...]  # every book file (a calibre book may have two formats)
+    # every book file or folder (a calibre book may have two formats); loose pages: the
+    # book's name in their folder (its truth's ``page_files`` are the files)
+    book_paths: tuple[Path, ...]
 
     @property
     def n_collections(self) -> int:
@@ -533,9 +640,8 @@ def generate_demo_library(out_dir: Path, seed: int = 7) -> DemoSummary:
             continue
         folder = out_dir / plan.source / plan.collection / plan.subdir
         for fmt in plan.formats:
-            path = folder / f"{plan.file_stem}{extension(fmt)}"
-            atomic_write(path, book_bytes(fmt, book.meta(), book.pages))
-            _write_truth(path, book.truth(path.name, fmt))
+            path, extra = _write_book(folder, book, fmt)
+            _write_truth(path, {**book.truth(path.name, fmt), **extra})
             paths[plan.source].append(path)
     written = write_calibre_library(out_dir / "calibre", calibre_books, seed)
     for book, entry in zip(calibre_rendered, written, strict=True):
@@ -561,6 +667,29 @@ def generate_demo_library(out_dir: Path, seed: int = 7) -> DemoSummary:
         out_dir / SUMMARY_FILE, (json.dumps(summary.to_json(), indent=1) + "\n").encode("utf-8")
     )
     return summary
+
+
+def _write_book(folder: Path, book: RenderedBook, fmt: str) -> tuple[Path, dict[str, Any]]:
+    """Write one book of a folder source; its path (for loose pages, the book's name in their
+    folder) and what its truth adds."""
+    plan = book.plan
+    if fmt in ("app-tar", "app-folder"):
+        members = app_download_members(plan.key, plan.book_uuid, plan.title, plan.rtl, book.pages)
+        if fmt == "app-tar":
+            path = folder / plan.book_uuid  # as the browser saved it: the id, no extension
+            atomic_write(path, app_tar_bytes(members))
+        else:
+            path = folder / plan.file_stem
+            write_folder(path, members)
+        return path, {"book_uuid": plan.book_uuid}
+    if fmt == "loose":
+        names = [plan.loose_name.format(n=index, n1=index + 1) for index in range(len(book.pages))]
+        for name, page in zip(names, book.pages, strict=True):
+            atomic_write(folder / name, loose_page_bytes(page, name))
+        return folder / plan.loose_book, {"page_files": names}
+    path = folder / f"{plan.file_stem}{extension(fmt)}"
+    atomic_write(path, book_bytes(fmt, book.meta(), book.pages))
+    return path, {}
 
 
 def _calibre_book(book: RenderedBook) -> CalibreBook:
@@ -591,3 +720,19 @@ def demo_truth_books(library: str | Path) -> Iterator[tuple[Path, dict[str, Any]
             continue
         seen.add(key)
         yield truth_path.with_name(truth_path.name.removesuffix(".truth.json")), truth
+
+
+def demo_book_id(book_path: Path, truth: dict[str, Any]) -> str:
+    """The ``book_id`` the pipeline gives a demo book (from its bytes; a group of loose pages
+    from its pages' digests)."""
+    from comix_resources.fingerprints import book_sha256
+    from comix_resources.ids import book_id_from_sha256
+
+    return book_id_from_sha256(book_sha256(book_path, truth.get("page_files", ())))
+
+
+def demo_book_pages(book_path: Path, truth: dict[str, Any]) -> Iterator[PageImage]:
+    """The pages of a demo book as the page reader gives them (``pages.iter_pages``)."""
+    from comix_resources.pages import iter_pages
+
+    return iter_pages(book_path, page_files=truth.get("page_files", ()))

@@ -20,19 +20,22 @@ from typing import Any
 
 from PIL import Image
 
-from comix_resources.demo import demo_truth_books
-from comix_resources.ids import book_id_from_sha256, sha256_bytes, sha256_file
+from comix_resources.demo import demo_book_id, demo_book_pages, demo_truth_books
+from comix_resources.ids import sha256_bytes
 
 
 def demo_page_rows(library: str | Path) -> list[dict[str, Any]]:
     """Page rows (see the module docstring) of every book of a demo library."""
-    from comix_resources.pages import iter_pages
     from comix_resources.quality import classify_page, page_features
 
     rows: list[dict[str, Any]] = []
     for book_path, truth in demo_truth_books(library):
-        book_id = book_id_from_sha256(sha256_file(book_path))
-        images = {page.index: page.data for page in iter_pages(book_path) if page.data is not None}
+        book_id = demo_book_id(book_path, truth)
+        images = {
+            page.index: page.data
+            for page in demo_book_pages(book_path, truth)
+            if page.data is not None
+        }
         for page in truth["pages"]:
             index = page["page_index"]
             data = images.get(index)

@@ -16,9 +16,7 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
-from comix_resources.demo import demo_truth_books
-from comix_resources.ids import book_id_from_sha256, sha256_file
-from comix_resources.pages import iter_pages
+from comix_resources.demo import demo_book_id, demo_book_pages, demo_truth_books
 
 TEXT_KINDS = ("dialogue", "narration", "sfx")
 
@@ -28,8 +26,10 @@ def demo_training_pages(library: Path, image_root: Path) -> pl.DataFrame:
     output); page images are written under ``image_root``."""
     rows: list[dict[str, Any]] = []
     for book_path, truth in demo_truth_books(library):
-        book_id = book_id_from_sha256(sha256_file(book_path))
-        images = {page.index: page for page in iter_pages(book_path) if page.data is not None}
+        book_id = demo_book_id(book_path, truth)
+        images = {
+            page.index: page for page in demo_book_pages(book_path, truth) if page.data is not None
+        }
         for page in truth["pages"]:
             index = page["page_index"]
             if not page["is_comic"] or not page["panels"] or index not in images:

@@ -1,4 +1,5 @@
-"""Book writers: PDF, CBZ, CB7 and CBT (plain or gzip-compressed), all byte-deterministic.
+"""Book writers: PDF, CBZ, CB7 and CBT (plain or gzip-compressed), Dark Horse app downloads
+(a tar or an unpacked folder with its manifest) and loose page files, all byte-deterministic.
 
 Every writer takes the already encoded JPEG pages, so the bytes inside the container are
 exactly the bytes of the page image. Archive entries carry a fixed timestamp
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import io
+import json
 import os
 import tarfile
 import zipfile
@@ -21,23 +24,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import py7zr
+from PIL import Image
 from py7zr.helpers import ArchiveTimestamp
+
+from comix_resources.page_classes import CLASS_TO_COMICINFO
 
 FIXED_TIME = dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 PDF_DATE = "D:20240101120000+00'00'"
-
-# ComicInfo.xml page types (anansi-project schema v2.0) for our page types
-COMICINFO_PAGE_TYPES = {
-    "cover": "FrontCover",
-    "credits": "Editorial",
-    "first-page": "Story",
-    "story": "Story",
-    "advertisement": "Advertisement",
-    "textstory": "Other",
-    "art": "Other",
-    "back_cover": "BackCover",
-    "non_comic": "Deleted",
-}
+APP_MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -94,7 +88,7 @@ def comic_info_xml(meta: BookMeta, pages: Sequence[EncodedPage]) -> bytes:
     for i, page in enumerate(pages):
         spread = ' DoublePage="true"' if page.is_spread else ""
         lines.append(
-            f'    <Page Image="{i}" Type="{COMICINFO_PAGE_TYPES[page.page_type]}"{spread} '
+            f'    <Page Image="{i}" Type="{CLASS_TO_COMICINFO[page.page_type]}"{spread} '
             f'ImageSize="{len(page.data)}" ImageWidth="{page.width}" '
             f'ImageHeight="{page.height}" />'
         )
@@ -207,3 +201,63 @@ def book_bytes(fmt: str, meta: BookMeta, pages: Sequence[EncodedPage]) -> bytes:
 def extension(fmt: str) -> str:
     """File extension for a format; the compressed tar is still named ``.cbt``."""
     return ".cbt" if fmt == "cbt.gz" else f".{fmt}"
+
+
+# Dark Horse app downloads ------------------------------------------------------------------
+def app_member_id(key: str, index: int) -> str:
+    """The id a page of an app download is stored under (no extension), like the store's."""
+    return hashlib.sha256(f"{key}:page:{index}".encode()).hexdigest()[:32]
+
+
+def app_manifest(
+    key: str, book_uuid: str, title: str, rtl: bool, pages: Sequence[EncodedPage]
+) -> bytes:
+    """The manifest of an app download. Pages are listed in the order of their ids, not of
+    ``sort_order`` (1-based), so a reader that trusts either the listing or the names fails."""
+    listed = [
+        {"sort_order": index + 1, "src_image": app_member_id(key, index), "mime_type": "image/jpeg"}
+        for index in range(len(pages))
+    ]
+    listed.sort(key=lambda page: page["src_image"])
+    document = {"book_uuid": book_uuid, "title": title, "is_rtl": rtl, "pages": listed}
+    return (json.dumps(document, indent=1) + "\n").encode("utf-8")
+
+
+def app_download_members(
+    key: str, book_uuid: str, title: str, rtl: bool, pages: Sequence[EncodedPage]
+) -> list[tuple[str, bytes]]:
+    """``manifest.json`` and the page images under their ids, ids in name order."""
+    images = sorted((app_member_id(key, i), page.data) for i, page in enumerate(pages))
+    return [(APP_MANIFEST, app_manifest(key, book_uuid, title, rtl, pages)), *images]
+
+
+def app_tar_bytes(members: Sequence[tuple[str, bytes]]) -> bytes:
+    """A plain tar, as the apps received it."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = int(FIXED_TIME.timestamp())
+            info.mode = 0o644
+            tf.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def write_folder(folder: Path, members: Sequence[tuple[str, bytes]]) -> None:
+    """An unpacked download: the members as files of ``folder``, with the fixed timestamp."""
+    for name, data in members:
+        atomic_write(folder / name, data)
+        os.utime(folder / name, (FIXED_TIME.timestamp(), FIXED_TIME.timestamp()))
+
+
+# loose pages ---------------------------------------------------------------------------------
+def loose_page_bytes(page: EncodedPage, file_name: str) -> bytes:
+    """A page as a file of its own: a ``.png`` name (``p000.jpg.png``, a converter's output)
+    holds the JPEG's pixels as PNG, any other name the JPEG itself."""
+    if not file_name.lower().endswith(".png"):
+        return page.data
+    with Image.open(io.BytesIO(page.data)) as image:
+        out = io.BytesIO()
+        image.save(out, "PNG", optimize=False)
+        return out.getvalue()

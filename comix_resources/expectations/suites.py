@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
 BOOK_STATUSES = ("ok", "error", "duplicate")
+# How a source forms a book (sources.model.GROUPINGS; a test keeps the two equal)
+BOOK_GROUPINGS = ("file", "folder", "manifest", "page_names")
 PAGE_STATUSES = ("ok", "error")
 
 # As named by comix_resources.dataspec.align (not imported: that module loads scipy).
@@ -96,6 +98,11 @@ def books_suite(books: pl.DataFrame) -> PreparedSuite:
             min_value=1,
             description="a readable book has pages",
             row_condition=Column("status") == "ok",
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="grouping",
+            value_set=list(BOOK_GROUPINGS),
+            description="known grouping (file, folder, manifest, page_names)",
         ),
     ]
     return PreparedSuite(

@@ -27,10 +27,12 @@ API (what an asset needs):
   encoded, with ``labels``; split by ``group``/book, early stopping; ``result.model()``,
   ``result.history`` for MLflow, ``result.config``); ``split_books(books, fraction, seed)``.
 - Labels. ``read_cosmo_splits(path) -> {book_id: labels}`` and ``write_cosmo_splits(books,
-  path)`` (CoSMo's split-file format, documented in ``labels``). Unknown labels are None.
+  path)`` (CoSMo's split-file format, documented in ``labels``); ``comicinfo_labels(
+  declared_pages)`` from a book's ComicInfo page types. Unknown labels are None.
   Labelled rows straight from a demo library: ``comix_resources.demo.page_stream_rows``.
 - Metrics. ``evaluate_books([(true_labels, predicted_labels), ...]) -> dict`` with accuracy,
-  macro_f1, per_class, pq, sq, rq, mndd, mndd_normalised (defined in ``metrics``).
+  macro_f1, per_class, pq, sq, rq, mndd, mndd_normalised (defined in ``metrics``);
+  ``comicinfo_agreement`` scores predictions against ComicInfo page types.
 - Benchmark: ``python -m comix_resources.benchmarks.page_stream WORK_DIR``.
 """
 
@@ -52,11 +54,16 @@ from comix_resources.page_stream.inference import (
 )
 from comix_resources.page_stream.labels import (
     Segment,
+    comicinfo_labels,
     read_cosmo_splits,
     segments,
     write_cosmo_splits,
 )
-from comix_resources.page_stream.metrics import evaluate_books, stream_metrics
+from comix_resources.page_stream.metrics import (
+    comicinfo_agreement,
+    evaluate_books,
+    stream_metrics,
+)
 from comix_resources.page_stream.rules import RulePredictor
 
 __all__ = [
@@ -68,6 +75,8 @@ __all__ = [
     "RulePredictor",
     "Segment",
     "book_features",
+    "comicinfo_agreement",
+    "comicinfo_labels",
     "encode_books",
     "encode_lake_books",
     "evaluate_books",

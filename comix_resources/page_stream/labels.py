@@ -22,6 +22,16 @@ A JSON list with one object per book, as in CoSMo's ``splits/comics_{train,val,t
       # CoMix extensions, absent from CoSMo's files (read when present):
       "credits": [...], "art": [...], "back_covers": [...], "non_comic": [...]}]
 
+ComicInfo page types (the labels users' libraries already carry)
+----------------------------------------------------------------
+A book's ``ComicInfo.xml`` may type its pages (``<Pages><Page Image="0" Type="FrontCover"/>``);
+the books table keeps them (``declared_pages``). ``comicinfo_labels`` maps them to page
+classes with ``page_classes.COMICINFO_TO_CLASS``, opening each story with ``first-page`` as
+CoSMo's loader does: the first ``Story`` page of the book, and the first of every later run of
+``Story`` pages, unless what separates it from the previous ``Story`` page is only adverts,
+previews and untyped or ``Other`` pages (an insert in a story, the way modern comics place
+them). Pages without a type, and ``Other``, are unknown.
+
 Pages are 0-based page indices (``page_index`` of pages.parquet), ranges inclusive. As in
 CoSMo's loader, the first page of every story is ``first-page`` and the rest ``story``,
 except for a story whose title contains "continue" (a continuation: all ``story``); keys are
@@ -39,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from comix_resources.page_classes import normalise_page_class
+from comix_resources.page_classes import COMICINFO_TO_CLASS, comicinfo_type, normalise_page_class
 
 # CoSMo's keys, then ours; the order decides which range wins a page claimed twice.
 COSMO_KEYS: tuple[tuple[str, str], ...] = (
@@ -110,6 +120,37 @@ def labels_from_ranges(book: Mapping[str, Any], num_pages: int | None = None) ->
             for page in range(max(start, 0), min(end, n - 1) + 1):
                 first = key == "stories" and page == start and not continued
                 labels[page] = "first-page" if first else cls
+    return labels
+
+
+# What may sit inside a story without ending it (the story goes on after it).
+_STORY_INSERTS = frozenset({"Advertisement", "Preview", "Other", None})
+
+
+def comicinfo_labels(
+    declared: Sequence[Mapping[str, Any]] | None, num_pages: int | None = None
+) -> list[str | None]:
+    """Page labels of one book from its ComicInfo ``<Page>`` entries (``page_index`` and
+    ``type``, as in the books table's ``declared_pages``); see the module docstring. All None
+    when no page has a type we can use."""
+    types: dict[int, str | None] = {}
+    for page in declared or ():
+        index = page.get("page_index")
+        if isinstance(index, int) and index >= 0:
+            types.setdefault(index, comicinfo_type(page.get("type")))
+    n = num_pages if num_pages is not None else (max(types) + 1 if types else 0)
+    labels: list[str | None] = [None] * n
+    seen_story = False
+    since_story: set[str | None] = set()  # the types between this page and the last Story
+    for index in range(n):
+        kind = types.get(index)
+        if kind == "Story":
+            opens = not seen_story or not since_story <= _STORY_INSERTS
+            labels[index] = "first-page" if opens else "story"
+            seen_story, since_story = True, set()
+            continue
+        labels[index] = COMICINFO_TO_CLASS.get(kind) if kind else None
+        since_story.add(kind)
     return labels
 
 

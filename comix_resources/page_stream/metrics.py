@@ -137,3 +137,43 @@ def evaluate_books(
         report[key] = float(np.mean([m[key] for m in per_book])) if per_book else 0.0
     report["books"] = len(per_book)
     return report
+
+
+def _one_story(label: str | None) -> str | None:
+    return "story" if label == "first-page" else label
+
+
+def comicinfo_agreement(
+    books: Sequence[tuple[Sequence[int], Sequence[str], Sequence[str | None]]],
+) -> dict[str, Any] | None:
+    """How often predicted page classes say what the books' own ComicInfo page types say.
+
+    ``books``: ``(page indices, predicted labels, ComicInfo labels by page index)`` per book
+    (``labels.comicinfo_labels``). ``first-page`` and ``story`` count as one class, since
+    ComicInfo has one ``Story`` type; pages without a usable type are left out. None when no
+    page has one. Returns ``books``, ``pages``, ``accuracy`` and ``per_class`` ({class:
+    {"pages", "agreed"}}, by the ComicInfo label).
+    """
+    per_class: dict[str, dict[str, int]] = {}
+    counted_books = 0
+    for indices, predicted, declared in books:
+        pairs = [
+            (_one_story(declared[index]), _one_story(label))
+            for index, label in zip(indices, predicted, strict=True)
+            if index < len(declared) and declared[index] is not None
+        ]
+        counted_books += bool(pairs)
+        for truth, guess in pairs:
+            entry = per_class.setdefault(str(truth), {"pages": 0, "agreed": 0})
+            entry["pages"] += 1
+            entry["agreed"] += truth == guess
+    pages = sum(entry["pages"] for entry in per_class.values())
+    if not pages:
+        return None
+    agreed = sum(entry["agreed"] for entry in per_class.values())
+    return {
+        "books": counted_books,
+        "pages": pages,
+        "accuracy": agreed / pages,
+        "per_class": dict(sorted(per_class.items())),
+    }

@@ -1,8 +1,9 @@
 """The page-stream model in MLflow: labels from the lake, one training run, the gate, loading.
 
 Labels come from a CoSMo split file keyed by ``book_id`` (``COMIX_PAGE_TYPE_LABELS``, format
-in ``labels``) and from ``<book file>.truth.json`` beside a book (the demo library's ground
-truth); the split file wins where both exist.
+in ``labels``), from ``<book file>.truth.json`` beside a book (the demo library's ground
+truth) and from the page types of a book's ComicInfo.xml (``labels.comicinfo_labels``), in
+that order of preference for a book that has several.
 
 ``train_and_register`` trains on the labelled books, scores the model *and* the rule-based
 fallback on the same held-out books, logs both to MLflow and registers a version of
@@ -30,6 +31,7 @@ import polars as pl
 from comix_resources.page_classes import normalise_page_class
 from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.page_stream.features import BookFeatures
+from comix_resources.page_stream.labels import comicinfo_labels
 from comix_resources.tracking import GateVerdict, ModelVersionInfo, Tracker
 
 MODEL_NAME = "page-stream"
@@ -63,8 +65,9 @@ def book_labels(
     books: pl.DataFrame, cosmo: Mapping[str, Sequence[str | None]] | None = None
 ) -> dict[str, list[str | None]]:
     """``book_id`` -> page labels (by page index) for the books of a ``books`` table that have
-    labels: from ``cosmo`` (a parsed split file) or a ``.truth.json`` beside the book file."""
-    out: dict[str, list[str | None]] = {}
+    labels: from ``cosmo`` (a parsed split file), a ``.truth.json`` beside the book file, or
+    the book's ComicInfo page types."""
+    out = comicinfo_book_labels(books)
     for row in books.select("book_id", "path").iter_rows(named=True):
         book_id = str(row["book_id"])
         if cosmo and book_id in cosmo:
@@ -79,6 +82,18 @@ def book_labels(
             for page in pages:
                 labels[page["page_index"]] = normalise_page_class(page["page_type"])
             out[book_id] = labels
+    return out
+
+
+def comicinfo_book_labels(books: pl.DataFrame) -> dict[str, list[str | None]]:
+    """``book_id`` -> page labels from the ComicInfo page types of the books that have any."""
+    if "declared_pages" not in books.columns:  # a books table from before they were read
+        return {}
+    out: dict[str, list[str | None]] = {}
+    for row in books.select("book_id", "declared_pages").iter_rows(named=True):
+        labels = comicinfo_labels(row["declared_pages"])
+        if any(label is not None for label in labels):
+            out[str(row["book_id"])] = labels
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import lzma
 import os
+import posixpath
 import stat
 import tarfile
 import zipfile
@@ -28,6 +29,14 @@ import py7zr.io
 import rarfile
 
 from comix_resources.errors import BookError, UnsafeArchiveError
+from comix_resources.pages.app_manifest import (
+    MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
+    AppManifest,
+    is_manifest_name,
+    manifest_pages,
+    read_manifest,
+)
 from comix_resources.pages.images import check_member_name, is_page_name, reading_order
 from comix_resources.pages.limits import ExtractionLimits
 
@@ -81,13 +90,19 @@ def in_reading_order(
 
 
 class ArchiveReader(ABC):
-    """An opened book container. Use as a context manager."""
+    """An opened book container. Use as a context manager.
+
+    A tar or folder whose listing finds a Dark Horse app ``manifest.json`` sets ``manifest``
+    (and its ``container`` becomes ``darkhorse``): its pages are then the manifest's.
+    """
 
     container: str
     what = "archive"  # how messages name the container
+    reads_folder = False  # files on disk rather than one file (no whole-file ratio test)
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.manifest: AppManifest | None = None
 
     def __enter__(self) -> Self:
         return self
@@ -112,9 +127,32 @@ class ArchiveReader(ABC):
         """The named members' bytes, in the order given."""
 
     def choose_pages(self, members: list[Member]) -> list[Member]:
-        """Page members in reading order (EPUB overrides this with its spine)."""
+        """Page members in reading order (EPUB overrides this with its spine; an app
+        download's manifest gives its own)."""
+        if self.manifest is not None:
+            return self._manifest_pages(members)
         pages = {m.name: m for m in reversed(members) if is_page_name(m.name)}
         return [pages[name] for name in reading_order(pages)]
+
+    def declared_ext(self, name: str) -> str | None:
+        """The image type the container declares for a page (an app manifest's mime_type)."""
+        if self.manifest is None:
+            return None
+        normalized = posixpath.normpath(name)
+        return next((p.declared_ext for p in self.manifest.pages if p.member == normalized), None)
+
+    def _use_manifest(self, data: bytes) -> None:
+        self.manifest = read_manifest(data)
+        if self.manifest is not None:
+            self.container = "darkhorse"
+
+    def _manifest_pages(self, members: list[Member]) -> list[Member]:
+        assert self.manifest is not None
+        by_name: dict[str, Member] = {}
+        for member in members:  # `./id` in a tar is the manifest's `id`; the first entry wins
+            by_name.setdefault(posixpath.normpath(member.name), member)
+        names = manifest_pages(self.manifest, list(by_name), self.what)
+        return [by_name[name] for name in names]
 
 
 def plan_pages(reader: ArchiveReader, limits: ExtractionLimits) -> list[Member]:
@@ -157,7 +195,7 @@ def plan_pages(reader: ArchiveReader, limits: ExtractionLimits) -> list[Member]:
         )
     # Formats without per-entry compressed sizes (solid 7z, compressed tar) get the same
     # bomb test on the whole file.
-    if reader.container != "folder" and total >= limits.ratio_check_min_bytes:
+    if not reader.reads_folder and total >= limits.ratio_check_min_bytes:
         ratio = total / max(reader.path.stat().st_size, 1)
         if ratio > limits.max_compression_ratio:
             raise UnsafeArchiveError(
@@ -249,6 +287,7 @@ class TarReader(ArchiveReader):
     def members(self, limits: ExtractionLimits) -> list[Member]:
         members = []
         count = 0
+        manifest: bytes | None = None  # the first manifest.json, as with every name
         try:
             with tarfile.open(self.path, mode="r|*") as tar:
                 for info in tar:
@@ -266,8 +305,14 @@ class TarReader(ArchiveReader):
                         raise UnsafeArchiveError(f"device or fifo entry {info.name!r} in archive")
                     if info.isfile():
                         members.append(Member(info.name, info.size))
+                        if manifest is None and is_manifest_name(info.name):
+                            # Read in the same pass: a tar stream cannot go back for it.
+                            stream = tar.extractfile(info)
+                            manifest = stream.read(MAX_MANIFEST_BYTES + 1) if stream else b""
         except _TAR_ERRORS as exc:
             raise BookError(f"corrupt or truncated tar archive: {exc}") from exc
+        if manifest is not None:
+            self._use_manifest(manifest)
         return members
 
     def read(self, names: Sequence[str], limits: ExtractionLimits) -> Iterator[tuple[str, bytes]]:
@@ -468,33 +513,88 @@ class SevenZipReader(ArchiveReader):
 
 # folders -----------------------------------------------------------------------------------
 class FolderReader(ArchiveReader):
-    """A directory of images (subfolders included), names relative to it with `/`."""
+    """A directory of images: the files directly in it, as the folder-tree source lists such a
+    book (a subfolder of images is a book of its own). With a Dark Horse ``manifest.json`` it
+    is an unpacked app download, paged by the manifest."""
 
     container = "folder"
     what = "folder"
+    reads_folder = True
 
     def members(self, limits: ExtractionLimits) -> list[Member]:
         root = self.path.resolve()
         members = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for filename in sorted(filenames):
-                full = Path(dirpath) / filename
-                name = full.relative_to(root).as_posix()
-                if full.is_symlink() and not full.resolve().is_relative_to(root):
-                    _refuse_link(name, os.readlink(full))
-                if full.is_file():
-                    members.append(Member(name, full.stat().st_size))
-                if len(members) > limits.max_entries:
-                    raise UnsafeArchiveError(
-                        f"too many entries: more than max_entries {limits.max_entries}"
-                    )
+        try:
+            entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+        except OSError as exc:
+            raise BookError(f"cannot list folder: {exc.strerror}") from exc
+        for entry in entries:
+            full = Path(entry.path)
+            if full.is_symlink() and not full.resolve().is_relative_to(root):
+                _refuse_link(entry.name, os.readlink(full))
+            if not full.is_file():
+                continue
+            members.append(Member(entry.name, full.stat().st_size))
+            if len(members) > limits.max_entries:
+                raise UnsafeArchiveError(
+                    f"too many entries: more than max_entries {limits.max_entries}"
+                )
+        if any(is_manifest_name(m.name) for m in members):
+            with open(root / MANIFEST_NAME, "rb") as handle:
+                self._use_manifest(handle.read(MAX_MANIFEST_BYTES + 1))
         return members
 
     def read(self, names: Sequence[str], limits: ExtractionLimits) -> Iterator[tuple[str, bytes]]:
         for name in names:
             try:
-                with open(self.path / name, "rb") as handle:
+                with open(self._folder / name, "rb") as handle:
                     yield name, read_capped(handle, limits.max_entry_bytes, name)
             except OSError as exc:
                 raise BookError(f"cannot read {name!r}: {exc.strerror}") from exc
+
+    @property
+    def _folder(self) -> Path:
+        return self.path
+
+
+class LoosePagesReader(FolderReader):
+    """Some of a folder's images, as one book: pages that the folder-tree source grouped by
+    their names (``sources.loose_pages``). ``path`` names the book inside the folder (its
+    parent); ``page_files`` are the folder's file names in reading order."""
+
+    what = "group of pages"
+
+    def __init__(self, path: Path, page_files: Sequence[str]) -> None:
+        super().__init__(path)
+        self.page_files = tuple(page_files)
+
+    @property
+    def _folder(self) -> Path:
+        return self.path.parent
+
+    def members(self, limits: ExtractionLimits) -> list[Member]:
+        if len(self.page_files) > limits.max_entries:
+            raise UnsafeArchiveError(
+                f"too many entries: {len(self.page_files)} > max_entries {limits.max_entries}"
+            )
+        root = self._folder.resolve()
+        members = []
+        for name in self.page_files:
+            if "/" in name or name in ("", ".", ".."):
+                raise UnsafeArchiveError(f"page file {name!r} is not a name in the folder")
+            full = root / name
+            try:
+                if full.is_symlink() and not full.resolve().is_relative_to(root):
+                    _refuse_link(name, os.readlink(full))
+                members.append(Member(name, full.stat().st_size))
+            except FileNotFoundError:
+                raise BookError(f"page file {name!r} is gone from the folder") from None
+        return members
+
+    def choose_pages(self, members: list[Member]) -> list[Member]:
+        # The grouping already ordered the pages by their numbers; a name given twice is
+        # one page.
+        first: dict[str, Member] = {}
+        for member in members:
+            first.setdefault(member.name, member)
+        return list(first.values())

@@ -177,23 +177,35 @@ def decoded_problem(
 
 
 def page_from_bytes(
-    index: int, source_name: str, data: bytes, limits: ExtractionLimits, *, rendered: bool = False
+    index: int,
+    source_name: str,
+    data: bytes,
+    limits: ExtractionLimits,
+    *,
+    rendered: bool = False,
+    declared_ext: str | None = None,
 ) -> PageImage:
     """Validate one page's bytes; problems become the page's error and the book goes on.
 
+    The type comes from the bytes; ``declared_ext`` (what the container says, for members
+    named without an extension) names the page's type only when the bytes are no image.
     Never raises: whatever goes wrong with one page's bytes is that page's error row.
     """
+    fallback_ext = declared_ext or ext_from_name(source_name)
     try:
-        return _checked_page(index, source_name, data, limits, rendered)
+        return _checked_page(index, source_name, data, limits, rendered, fallback_ext)
     except Exception as exc:
         reason = f"unreadable page: {type(exc).__name__}: {exc}"
-        return PageImage(
-            index, source_name, None, ext_from_name(source_name), 0, 0, rendered, reason
-        )
+        return PageImage(index, source_name, None, fallback_ext, 0, 0, rendered, reason)
 
 
 def _checked_page(
-    index: int, source_name: str, data: bytes, limits: ExtractionLimits, rendered: bool
+    index: int,
+    source_name: str,
+    data: bytes,
+    limits: ExtractionLimits,
+    rendered: bool,
+    fallback_ext: str,
 ) -> PageImage:
     def failed(ext: str, reason: str, width: int = 0, height: int = 0) -> PageImage:
         return PageImage(index, source_name, None, ext, width, height, rendered, reason)
@@ -201,7 +213,7 @@ def _checked_page(
     ext = sniff_image(data)
     if ext is None:
         kind = "empty entry" if not data else "unrecognised image data (unknown signature)"
-        return failed(ext_from_name(source_name), kind)
+        return failed(fallback_ext, kind)
     problem = truncation_problem(ext, data)
     if problem:
         return failed(ext, problem)

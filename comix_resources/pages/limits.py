@@ -33,8 +33,14 @@ class ExtractionLimits:
 
 @dataclass(frozen=True)
 class BookInspection:
-    container: str  # what the bytes really are: zip, rar, 7z, tar, pdf, epub, folder
+    # what the bytes really are: zip, rar, 7z, tar, pdf, epub, folder, or darkhorse (an app
+    # download: a tar or folder with its manifest)
+    container: str
     page_names: tuple[str, ...]  # page entries in reading order
+    # What the container itself declares (an app download's manifest); None when it does not.
+    book_uuid: str | None = None
+    title: str | None = None
+    is_rtl: bool | None = None
 
     @property
     def page_count(self) -> int:

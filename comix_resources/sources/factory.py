@@ -18,4 +18,6 @@ def make_source(name: str, settings: ComixSettings) -> ComicSource | None:
     """
     spec = source_spec(name)
     root = settings.source_root(name)
-    return None if root is None else spec.open(root, settings.calibre_collection_by)
+    if root is None:
+        return None
+    return spec.open(root, settings.calibre_collection_by, settings.page_name_pattern)

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
+from comix_resources.errors import BookError
 from comix_resources.ids import partition_keys, safe_text
-from comix_resources.sources.formats import comic_format, is_ignored, is_image
-from comix_resources.sources.model import BookFile, Collection, unknown_collection
+from comix_resources.pages import MANIFEST_NAME, MAX_MANIFEST_BYTES, detect_container
+from comix_resources.sources.formats import (
+    comic_format,
+    is_ignored,
+    is_image,
+    may_be_unnamed_book,
+)
+from comix_resources.sources.loose_pages import compile_page_name_pattern, group_pages
+from comix_resources.sources.model import (
+    GROUPING_FILE,
+    GROUPING_FOLDER,
+    GROUPING_MANIFEST,
+    GROUPING_PAGE_NAMES,
+    BookFile,
+    Collection,
+    unknown_collection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -16,22 +33,27 @@ log = logging.getLogger(__name__)
 class FolderTreeSource:
     """A root folder whose first-level folders are the collections.
 
-    The books of a collection are the comic files at any depth below its folder, plus every
-    plain image folder (a directory that directly holds at least one image and no comic file),
-    which is one book of format ``"folder"``. Files directly in the root belong to no collection
-    and are ignored, as are hidden entries, ``__MACOSX`` and any non-comic file (``*.truth.json``,
-    ``.nfo``, ...). A missing root yields no collections.
+    The books of a collection are the comic files at any depth below its folder (a file named
+    without an extension counts when its bytes are an archive: app downloads saved under their
+    id), plus the images of every folder that holds no comic file. Those images are one book
+    of format ``"folder"`` (the files directly in it), unless their names give two or more
+    books (``sources.loose_pages``, ``page_name_pattern``): then each is a book of format
+    ``"pages"`` named ``<folder>/<book>``. A folder with a Dark Horse app ``manifest.json`` is
+    one book (an unpacked download), whatever its files are called. Files directly in the root
+    belong to no collection and are ignored, as are hidden entries, ``__MACOSX`` and any other
+    file (``*.truth.json``, ``.nfo``, ...). A missing root yields no collections.
 
     Symbolic links: a linked directory is followed only when its target lies inside the root
     (so a link cannot pull a foreign tree into the corpus, and link loops end); a linked file is
     listed wherever it points; a broken link is skipped.
     """
 
-    def __init__(self, name: str, root: Path) -> None:
+    def __init__(self, name: str, root: Path, page_name_pattern: str | None = None) -> None:
         self.name = name
         # Keep the root as given (absolute, not resolved) so relative paths match what the user
         # sees; containment is checked against the resolved root.
         self.root = Path(root).expanduser().absolute()
+        self.page_name_pattern = compile_page_name_pattern(page_name_pattern)
 
     def __repr__(self) -> str:
         return f"FolderTreeSource(name={self.name!r}, root={str(self.root)!r})"
@@ -91,44 +113,99 @@ class FolderTreeSource:
             visited.add(real)
             try:
                 with os.scandir(current) as it:
-                    entries = list(it)
+                    entries = [entry for entry in it if not is_ignored(entry.name)]
             except OSError as exc:
                 # An unreadable folder costs its books, not the whole collection.
                 log.warning("%s: cannot list %s: %s", self.name, current, exc)
                 continue
-            image_sizes: list[int] = []
-            image_mtimes: list[int] = []
-            has_comic = False
-            for entry in entries:
-                if is_ignored(entry.name):
-                    continue
-                try:
-                    if entry.is_dir():
-                        stack.append(Path(entry.path))
-                        continue
-                    if not entry.is_file():  # broken link, socket, fifo
-                        continue
-                    fmt = comic_format(entry.name)
-                    if fmt is None and not is_image(entry.name):
-                        continue
-                    stat = entry.stat()
-                except OSError:
-                    continue
-                if fmt is not None:
-                    has_comic = True
-                    books.append(self._book(Path(entry.path), fmt, stat.st_size, stat.st_mtime_ns))
-                else:
-                    image_sizes.append(stat.st_size)
-                    image_mtimes.append(stat.st_mtime_ns)
-            if image_sizes and not has_comic:
-                books.append(self._book(current, "folder", sum(image_sizes), max(image_mtimes)))
+            books += self._folder_books(current, entries, stack)
         return tuple(sorted(books, key=lambda b: b.relative_path))
 
-    def _book(self, path: Path, fmt: str, size: int, mtime_ns: int) -> BookFile:
+    def _folder_books(
+        self, folder: Path, entries: list[os.DirEntry[str]], subfolders: list[Path]
+    ) -> list[BookFile]:
+        """The books of one folder's entries; its subfolders go on ``subfolders``."""
+        files: dict[str, os.stat_result] = {}  # regular files, by name
+        folder_names: set[str] = set()
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    subfolders.append(Path(entry.path))
+                    folder_names.add(entry.name)
+                elif entry.is_file():  # not a broken link, socket or fifo
+                    files[entry.name] = entry.stat()
+            except OSError:
+                continue
+        if MANIFEST_NAME in files and _is_app_manifest(folder / MANIFEST_NAME):
+            # An unpacked app download: the folder is the book, its files are named by ids.
+            return [self._book(folder, "folder", files.values(), GROUPING_MANIFEST)]
+        books: list[BookFile] = []
+        images: dict[str, os.stat_result] = {}
+        for name, stat in files.items():
+            fmt = comic_format(name)
+            if fmt is None and may_be_unnamed_book(name):
+                fmt = _UNNAMED_FORMATS.get(_archive_kind(folder / name))
+            if fmt is not None:
+                books.append(self._book(folder / name, fmt, [stat]))
+            elif is_image(name):
+                images[name] = stat
+        if not images or books:  # images beside a comic file are its cover art, not a book
+            return books
+        groups = group_pages(images, self.page_name_pattern)
+        if groups is None:
+            return [self._book(folder, "folder", images.values(), GROUPING_FOLDER)]
+        grouped = []
+        for group in groups:
+            # A subfolder may carry the book's name: the book's path must still be its own.
+            name = group.name if group.name not in folder_names else f"{group.name} (pages)"
+            grouped.append(
+                self._book(
+                    folder / name,
+                    "pages",
+                    [images[file] for file in group.files],
+                    GROUPING_PAGE_NAMES,
+                    group.files,
+                )
+            )
+        return grouped
+
+    def _book(
+        self,
+        path: Path,
+        fmt: str,
+        stats: Iterable[os.stat_result],
+        grouping: str = GROUPING_FILE,
+        page_files: tuple[str, ...] = (),
+    ) -> BookFile:
+        stats = list(stats)
         return BookFile(
             path=path,
             relative_path=path.relative_to(self.root).as_posix(),
             format=fmt,
-            size=size,
-            mtime_ns=mtime_ns,
+            size=sum(stat.st_size for stat in stats),
+            mtime_ns=max((stat.st_mtime_ns for stat in stats), default=0),
+            grouping=grouping,
+            page_files=page_files,
         )
+
+
+# The declared format of a file named without an extension, by what its bytes are.
+_UNNAMED_FORMATS = {"tar": "cbt", "zip": "cbz", "rar": "cbr", "7z": "cb7", "pdf": "pdf"}
+
+
+def _archive_kind(path: Path) -> str | None:
+    try:
+        return detect_container(path)
+    except BookError:
+        return None
+
+
+def _is_app_manifest(path: Path) -> bool:
+    """A Dark Horse app manifest, not some other tool's ``manifest.json`` (read cheaply: the
+    page reader parses it for real)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(MAX_MANIFEST_BYTES)
+    except OSError:
+        return False
+    return b'"src_image"' in head or b'"book_uuid"' in head

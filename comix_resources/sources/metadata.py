@@ -2,7 +2,10 @@
 
 Archives are read with comicbox (ComicInfo.xml, MetronInfo.xml, CoMet.xml, ComicBookInfo in the
 zip/rar comment), PDFs with PyMuPDF (document info plus an embedded ComicInfo.xml, which
-comicbox then parses), image folders from sidecar ComicInfo.xml-style files. Everything here
+comicbox then parses), image folders from sidecar ComicInfo.xml-style files, EPUBs from their
+package document (OPF) as well, and books grouped from loose pages from their names
+(comicfn2dict). ComicInfo's ``<Pages>`` (page types, double pages) and its ``Manga`` reading
+direction come along (``DeclaredPage``, ``is_rtl``). Everything here
 only reads: comicbox is driven through its read API alone (never ``run()``/``dump()``), with no
 write formats and online lookup off, so a user's files are never modified and nothing touches
 the network.
@@ -19,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from comix_resources.sources.model import BookFile
+from comix_resources.sources.model import GROUPING_PAGE_NAMES, BookFile
 
 if TYPE_CHECKING:
     from comicbox.box import Comicbox
@@ -38,6 +41,8 @@ ORIGIN_BY_FORMAT: dict[str, str] = {
 }
 ORIGIN_CALIBRE = "Calibre"
 ORIGIN_PDF = "PDF info"
+ORIGIN_OPF = "EPUB OPF"
+ORIGIN_NAME = "file name"
 
 # Calibre's placeholder author for books without one: not a real creator.
 _CALIBRE_UNKNOWN_AUTHOR = "Unknown"
@@ -49,7 +54,17 @@ MAX_ISSUE_CHARS = 64
 MAX_AUTHORS = 100
 MAX_AUTHOR_CHARS = 200
 MIN_YEAR, MAX_YEAR = 1000, 9999
+MAX_DECLARED_PAGES = 20_000  # <Page> elements kept: as many as a book may have entries
 _WRITER_ROLES = frozenset({"writer", "author", "script", "plotter", "scripter", "story"})
+
+
+@dataclass(frozen=True)
+class DeclaredPage:
+    """A ComicInfo ``<Page>``: what the book's owner (or their tagger) says of one page."""
+
+    index: int  # the ``Image`` attribute: the page's 0-based position
+    type: str | None  # a ComicInfo page type (``FrontCover``, ``Story``, ...); None: not given
+    double_page: bool | None  # ``DoublePage``; None: not given
 
 
 @dataclass(frozen=True)
@@ -59,9 +74,14 @@ class ComicMetadata:
     issue: str | None = None
     publisher: str | None = None
     year: int | None = None
-    # "ComicInfo.xml" | "MetronInfo" | "CoMet" | "ComicBookInfo" | "Calibre" | "PDF info" | None
+    # "ComicInfo.xml" | "MetronInfo" | "CoMet" | "ComicBookInfo" | "Calibre" | "PDF info" |
+    # "EPUB OPF" | "file name" | None
     origin: str | None = None
     authors: tuple[str, ...] = ()
+    pages: tuple[DeclaredPage, ...] = ()  # ComicInfo <Pages>, by index
+    # Declared right to left (ComicInfo Manga=YesAndRightToLeft, CoMet's reading direction, an
+    # EPUB spine's page-progression-direction); None where nothing is declared.
+    is_rtl: bool | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -78,6 +98,8 @@ def read_comic_metadata(book: BookFile) -> ComicMetadata:
     Never raises for a bad, missing or unreadable file: the result is then the catalog's values
     alone, or empty metadata (``origin`` None). Values are bounded (``bounded``).
     """
+    if book.grouping == GROUPING_PAGE_NAMES:  # loose pages: the name is all there is
+        return bounded(metadata_from_name(Path(book.path).name, title=Path(book.path).name))
     try:
         from_file = _read_file(book)
     except Exception as exc:  # a broken file must not stop the partition
@@ -120,6 +142,8 @@ def bounded(metadata: ComicMetadata) -> ComicMetadata:
             for author in metadata.authors[:MAX_AUTHORS]
             if (name := text(author, MAX_AUTHOR_CHARS))
         ),
+        pages=metadata.pages[:MAX_DECLARED_PAGES],
+        is_rtl=metadata.is_rtl,
     )
 
 
@@ -131,7 +155,21 @@ def _read_file(book: BookFile) -> ComicMetadata:
         return EMPTY_METADATA
     if book.format == "pdf":
         return _pdf_metadata(path)
+    if book.format == "epub":
+        # A ComicInfo.xml inside the EPUB is the comic's own tag; the OPF fills the gaps.
+        return _filled(_archive_metadata(path), _epub_metadata(path))
     return _archive_metadata(path)
+
+
+def _filled(primary: ComicMetadata, fallback: ComicMetadata) -> ComicMetadata:
+    """``primary`` with its empty fields taken from ``fallback``."""
+    if primary.is_empty:
+        return fallback
+    if fallback.is_empty:
+        return primary
+    values = {name: getattr(primary, name) or getattr(fallback, name) for name in _FIELDS}
+    is_rtl = primary.is_rtl if primary.is_rtl is not None else fallback.is_rtl
+    return ComicMetadata(origin=primary.origin, pages=primary.pages, is_rtl=is_rtl, **values)
 
 
 def _with_catalog(catalog: Mapping[str, Any], from_file: ComicMetadata) -> ComicMetadata:
@@ -148,14 +186,19 @@ def _with_catalog(catalog: Mapping[str, Any], from_file: ComicMetadata) -> Comic
         year=catalog.get("year") or from_file.year,
         origin=ORIGIN_CALIBRE,
         authors=authors or from_file.authors,
+        pages=from_file.pages,  # the catalog knows nothing of pages or reading direction
+        is_rtl=from_file.is_rtl,
     )
 
 
 # --- comicbox -------------------------------------------------------------------------------
 
 
+_READ_FORMATS = ("comicinfo", "metroninfo", "comet", "comicbookinfo")
+
+
 @functools.cache
-def _comicbox_config() -> ComicboxSettings:
+def _comicbox_config(formats: tuple[str, ...] = _READ_FORMATS) -> ComicboxSettings:
     """Settings built once per process: parsing comicbox's config costs milliseconds a book.
 
     Imported here, not at module level, because comicbox takes most of a second to import and
@@ -172,7 +215,7 @@ def _comicbox_config() -> ComicboxSettings:
             "comicbox": {
                 # Only embedded metadata formats: no filename guessing (origin must be a real
                 # tag), no PDF (needs the optional pdffile package; PyMuPDF reads it here).
-                "read": {"formats": ["comicinfo", "metroninfo", "comet", "comicbookinfo"]},
+                "read": {"formats": list(formats)},
                 # Belt and braces: we never call run()/dump(), and nothing is set to write.
                 "write": {"formats": []},
                 "general": {"dry_run": True},
@@ -180,6 +223,12 @@ def _comicbox_config() -> ComicboxSettings:
             }
         }
     )
+
+
+def comicbox_settings() -> ComicboxSettings:
+    """comicbox's settings for this platform: the embedded formats read, nothing written to a
+    book, no network (what the export's own comicbox instance uses too)."""
+    return _comicbox_config()
 
 
 @functools.cache
@@ -206,13 +255,56 @@ def _archive_metadata(path: Path) -> ComicMetadata:
 
 
 def _folder_metadata(folder: Path) -> ComicMetadata:
+    return _from_documents(_sidecar_files(folder))
+
+
+def _sidecar_files(folder: Path) -> list[tuple[MetadataFormats, str, bytes]]:
     names = _metadata_filenames()
     found = []
     for child in sorted(folder.iterdir()):
         fmt = names.get(child.name.lower())
         if fmt is not None and child.is_file() and child.stat().st_size <= _MAX_METADATA_BYTES:
             found.append((fmt, child.name, child.read_bytes()))
-    return _from_documents(found)
+    return found
+
+
+def comicbox_metadata(book: BookFile) -> dict[str, Any]:
+    """The book's own metadata in comicbox's schema (what goes under its ``comicbox`` key:
+    ``title``, ``series``, ``credits``, ``pages``, ...), for writing it back out: its
+    ComicInfo.xml as comicbox reads it, or where it has none its other formats merged; {} when
+    it has no metadata. Reads only, like everything here."""
+    path = Path(book.path)
+    if book.grouping == GROUPING_PAGE_NAMES or not path.exists():
+        return {}
+    return _comicbox_read(book, ("comicinfo",)) or _comicbox_read(book, _READ_FORMATS)
+
+
+def _comicbox_read(book: BookFile, formats: tuple[str, ...]) -> dict[str, Any]:
+    import copy
+
+    from comicbox.box import Comicbox
+
+    path = Path(book.path)
+    documents: list[tuple[MetadataFormats, str, bytes]] | None = None
+    if book.format == "folder":
+        documents = _sidecar_files(path)
+    elif book.format == "pdf":
+        import pymupdf
+
+        with pymupdf.open(path) as document:
+            documents = _pdf_attachments(document)
+    config = _comicbox_config(formats)
+
+    def wanted(found: list[tuple[MetadataFormats, str, bytes]]) -> list:
+        return [doc for doc in found if doc[0].name.replace("_", "").lower() in formats]
+
+    with Comicbox(None if documents is not None else path, config=config) as box:
+        if documents is not None:
+            _add_documents(box, wanted(documents))
+        elif box.get_file_type() == "CBR" and not box.is_unrar_supported():
+            _add_documents(box, wanted(_rar_metadata_files(path)))
+        merged = box.get_internal_metadata().get("comicbox") or {}
+        return copy.deepcopy(dict(merged))
 
 
 def _from_documents(found: list[tuple[MetadataFormats, str, bytes]]) -> ComicMetadata:
@@ -274,15 +366,57 @@ def _pick(documents: list[tuple[str, Mapping[str, Any]]]) -> ComicMetadata:
     ordered = sorted(documents, key=lambda doc: rank.index(doc[0]))
     values: dict[str, Any] = {}
     origin = None
+    pages: tuple[DeclaredPage, ...] = ()
+    is_rtl: bool | None = None
     for fmt, body in ordered:
         extracted = _extract(body)
         for name in _FIELDS:
             if name not in values and extracted[name]:
                 values[name] = extracted[name]
                 origin = origin or ORIGIN_BY_FORMAT[fmt]
-    if origin is None:
+        pages = pages or _declared_pages(body.get("pages"))
+        is_rtl = is_rtl if is_rtl is not None else _declared_rtl(body)
+    if origin is None and not pages:
         return EMPTY_METADATA
-    return ComicMetadata(origin=origin, **values)
+    origin = origin or ORIGIN_BY_FORMAT[ordered[0][0]]
+    return ComicMetadata(origin=origin, pages=pages, is_rtl=is_rtl, **values)
+
+
+def _declared_pages(pages: Any) -> tuple[DeclaredPage, ...]:
+    """comicbox's ``pages`` ({index: {page_type, double_page, ...}}) as DeclaredPage."""
+    if not isinstance(pages, Mapping):
+        return ()
+    from comix_resources.page_classes import comicinfo_type
+
+    declared = []
+    for index, page in pages.items():
+        try:
+            number = int(index)
+        except (TypeError, ValueError):
+            continue
+        if number < 0 or not isinstance(page, Mapping):
+            continue
+        kind = page.get("page_type")
+        double = page.get("double_page")
+        declared.append(
+            DeclaredPage(
+                number,
+                comicinfo_type(getattr(kind, "value", kind)),
+                bool(double) if isinstance(double, bool) else None,
+            )
+        )
+    return tuple(sorted(declared, key=lambda page: page.index))
+
+
+def _declared_rtl(body: Mapping[str, Any]) -> bool | None:
+    """True for ComicInfo ``Manga=YesAndRightToLeft`` or CoMet's right-to-left direction.
+    ``No`` or ``Yes`` (a manga printed left to right) declares nothing: taggers write them by
+    default, so they must not override what the owner set for the collection."""
+    manga = body.get("manga")
+    if str(getattr(manga, "value", manga) or "").lower() == "yesandrighttoleft":
+        return True
+    direction = body.get("reading_direction")
+    return True if str(getattr(direction, "value", direction) or "").lower() == "rtl" else None
 
 
 def _extract(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -393,3 +527,149 @@ def _split_authors(value: Any) -> tuple[str, ...]:
     # Calibre writes "A & B", other tools "A; B". A comma may be "Last, First", so keep it.
     parts = re.split(r";|\s&\s", str(value or ""))
     return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+
+
+# --- names ----------------------------------------------------------------------------------
+
+
+def metadata_from_name(name: str, title: str | None = None) -> ComicMetadata:
+    """Series, issue and year parsed from a book's name with comicfn2dict (what comicbox uses
+    for file names); ``title`` as given. Converters that name pages ``<folder>_<file>`` repeat
+    the book's name (``#Guardian 001_#Guardian 001``): the repeat is read once."""
+    from comicfn2dict import comicfn2dict
+
+    half = _repeated_half(name)
+    parsed = comicfn2dict(half)
+    if half.startswith("#") and not _is_issue(parsed.get("issue")):
+        # A series whose name starts with '#' (#Guardian) is not an issue number.
+        parsed = comicfn2dict(half[1:])
+        if parsed.get("series"):
+            parsed["series"] = "#" + str(parsed["series"])
+    return ComicMetadata(
+        title=_text(title) or _text(parsed.get("title")),
+        series=_text(parsed.get("series")),
+        issue=_issue_text(parsed.get("issue")) if parsed.get("issue") else None,
+        year=_whole_number(parsed.get("year")),
+        origin=ORIGIN_NAME,
+    )
+
+
+def _repeated_half(name: str) -> str:
+    for separator in ("_", " - ", " "):
+        parts = name.split(separator)
+        for cut in range(1, len(parts)):
+            first = separator.join(parts[:cut]).strip()
+            if first and first == separator.join(parts[cut:]).strip():
+                return first
+    return name
+
+
+def _is_issue(value: Any) -> bool:
+    try:
+        Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return False
+    return True
+
+
+# --- EPUB package document ------------------------------------------------------------------
+_OPF_CONTAINER = "META-INF/container.xml"
+
+
+def _epub_metadata(path: Path) -> ComicMetadata:
+    """Title, creators, series (``calibre:series`` or EPUB 3 ``belongs-to-collection``) and
+    its index, date, publisher and page progression from the EPUB's package document; empty
+    when it has none that parses (a ComicInfo.xml beside it must not be lost with it)."""
+    try:
+        return _read_opf(path)
+    except Exception as exc:
+        log.debug("no package document in %s: %s", path, exc)
+        return EMPTY_METADATA
+
+
+def _read_opf(path: Path) -> ComicMetadata:
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        first: dict[str, zipfile.ZipInfo] = {}
+        for info in archive.infolist():  # a name listed twice means its first entry
+            first.setdefault(info.filename, info)
+
+        def read(name: str) -> bytes | None:
+            info = first.get(name)
+            if info is None or info.file_size > _MAX_METADATA_BYTES:
+                return None
+            with archive.open(info) as stream:
+                return stream.read(_MAX_METADATA_BYTES + 1)[:_MAX_METADATA_BYTES]
+
+        container = read(_OPF_CONTAINER)
+        if container is None:
+            return EMPTY_METADATA
+        rootfile = next(
+            (
+                el.get("full-path")
+                for el in ET.fromstring(container).iter()
+                if _local(el.tag) == "rootfile" and el.get("full-path")
+            ),
+            None,
+        )
+        opf = read(rootfile) if rootfile else None
+    return _opf_metadata(ET.fromstring(opf)) if opf else EMPTY_METADATA
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _opf_metadata(package: Any) -> ComicMetadata:
+    metadata = next((el for el in package if _local(el.tag) == "metadata"), None)
+    spine = next((el for el in package if _local(el.tag) == "spine"), None)
+    direction = (spine.get("page-progression-direction") or "").lower() if spine is not None else ""
+    is_rtl = {"rtl": True, "ltr": False}.get(direction)
+    if metadata is None:
+        return (
+            ComicMetadata(origin=ORIGIN_OPF, is_rtl=is_rtl)
+            if is_rtl is not None
+            else (EMPTY_METADATA)
+        )
+    elements = list(metadata)
+    refines: dict[str, dict[str, str]] = {}
+    named: dict[str, str] = {}
+    for el in elements:
+        if _local(el.tag) != "meta":
+            continue
+        if el.get("name") and el.get("content") is not None:
+            named.setdefault(el.get("name", ""), el.get("content", ""))
+        if el.get("refines") and el.get("property"):
+            target = el.get("refines", "").lstrip("#")
+            refines.setdefault(target, {}).setdefault(el.get("property", ""), _text(el.text) or "")
+
+    def texts(name: str) -> list[tuple[Any, str]]:
+        return [(el, t) for el in elements if _local(el.tag) == name and (t := _text(el.text))]
+
+    series, issue = _text(named.get("calibre:series")), named.get("calibre:series_index")
+    if not series:
+        for el in elements:
+            if _local(el.tag) == "meta" and el.get("property") == "belongs-to-collection":
+                details = refines.get(el.get("id") or "", {})
+                if details.get("collection-type", "series") == "series" and _text(el.text):
+                    series, issue = _text(el.text), details.get("group-position")
+                    break
+    creators = [name for _, name in texts("creator") if name != _CALIBRE_UNKNOWN_AUTHOR]
+    dates = [t for _, t in texts("date")]
+    year_match = re.match(r"\s*(\d{4})", dates[0]) if dates else None
+    titles = [t for _, t in texts("title")]
+    publishers = [t for _, t in texts("publisher")]
+    found = ComicMetadata(
+        title=titles[0] if titles else None,
+        series=series,
+        issue=_issue_text(issue) if series and issue not in (None, "") else None,
+        publisher=publishers[0] if publishers else None,
+        year=int(year_match.group(1)) if year_match else None,
+        origin=ORIGIN_OPF,
+        authors=tuple(dict.fromkeys(creators)),
+        is_rtl=is_rtl,
+    )
+    has_any = any(getattr(found, name) for name in _FIELDS) or is_rtl is not None
+    return found if has_any else EMPTY_METADATA

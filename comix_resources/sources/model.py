@@ -10,14 +10,23 @@ from typing import Any, Protocol, runtime_checkable
 
 EMPTY_CATALOG: Mapping[str, Any] = MappingProxyType({})
 
+# How a source made a book out of what is on disk (the books table's ``grouping``).
+GROUPING_FILE = "file"  # one comic file (or a Calibre format)
+GROUPING_FOLDER = "folder"  # every image directly in a folder
+GROUPING_MANIFEST = "manifest"  # an unpacked app download: the pages its manifest names
+GROUPING_PAGE_NAMES = "page_names"  # loose pages of a folder, grouped by their names
+GROUPINGS = (GROUPING_FILE, GROUPING_FOLDER, GROUPING_MANIFEST, GROUPING_PAGE_NAMES)
+
 
 @dataclass(frozen=True)
 class BookFile:
     """One book as a source lists it; nothing here reads the file's content."""
 
-    path: Path  # absolute path of the comic file (or of the image folder)
+    # Absolute path of the comic file or image folder; for pages grouped by their names, the
+    # book's name inside their folder (``<folder>/<book>``, not a file on disk).
+    path: Path
     relative_path: str  # relative to the source root, posix separators
-    format: str  # declared format: pdf, cbz, cbr, cb7, cbt, epub, folder
+    format: str  # declared format: pdf, cbz, cbr, cb7, cbt, epub, folder, pages
     size: int  # bytes; sum of the images for a folder; 0 for a file missing on disk
     mtime_ns: int  # newest image for a folder; 0 for a file missing on disk
     # What the catalog says (Calibre); {} for folder trees. Left out of the hash because a
@@ -26,6 +35,9 @@ class BookFile:
     # Why the source refuses to read this book (a Calibre path outside the library); the
     # books table reports it as the book's error and nothing opens the file.
     problem: str | None = None
+    grouping: str = GROUPING_FILE
+    # Pages grouped by their names: the files of ``path.parent``, in page order; else ().
+    page_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

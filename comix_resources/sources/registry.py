@@ -25,15 +25,18 @@ class SourceSpec:
     layout: Layout
     collections_are: str  # what a collection is, for the README and the UI
 
-    def open(self, root: Path, calibre_collection_by: str = "tag") -> ComicSource:
-        """The reader of this source over ``root``."""
+    def open(
+        self, root: Path, calibre_collection_by: str = "tag", page_name_pattern: str = ""
+    ) -> ComicSource:
+        """The reader of this source over ``root``; ``page_name_pattern`` groups a folder
+        tree's loose pages ("": the built-in pattern)."""
         if self.layout == "calibre":
             from comix_resources.sources.calibre import CalibreSource
 
             return CalibreSource(root, calibre_collection_by)
         from comix_resources.sources.folder_tree import FolderTreeSource
 
-        return FolderTreeSource(self.name, root)
+        return FolderTreeSource(self.name, root, page_name_pattern or None)
 
 
 SOURCE_SPECS: tuple[SourceSpec, ...] = (

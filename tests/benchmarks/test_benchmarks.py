@@ -38,7 +38,7 @@ def test_format_report_rejects_other_dicts() -> None:
 def test_accuracy_with_truth_text_boxes(demo_library: Path) -> None:
     """Contour detector, DataSpec and quality classifier on every demo page (OCR skipped)."""
     result = run_accuracy_benchmark(demo_library, ocr=False)
-    assert result["pages"] == 147 and result["books"] == 14  # each book once, every page read
+    assert result["pages"] == 178 and result["books"] == 19  # each book once, every page read
     assert "no OCR" in result["text_source"]
     for figure in result["figures"]:
         assert 0.0 <= figure["value"] <= 1.0, figure

@@ -24,8 +24,25 @@ def load_truth(book: Path) -> dict[str, Any]:
     return json.loads(book.with_name(book.name + ".truth.json").read_text(encoding="utf-8"))
 
 
+def _app_download(members: dict[str, bytes]) -> list[bytes]:
+    manifest = json.loads(members["manifest.json"])
+    pages = sorted(manifest["pages"], key=lambda page: page["sort_order"])
+    return [members[page["src_image"]] for page in pages]
+
+
 def page_bytes(book: Path) -> list[bytes]:
-    """The page images of a book in extraction order (natural name order / PDF page order)."""
+    """The page images of a book in reading order (natural name order / PDF page order / an
+    app download's sort_order / a loose book's page files), read without the page reader."""
+    truth = load_truth(book)
+    if truth["format"] == "loose":
+        return [(book.parent / name).read_bytes() for name in truth["page_files"]]
+    if truth["format"] == "app-folder":
+        return _app_download({p.name: p.read_bytes() for p in book.iterdir()})
+    if truth["format"] == "app-tar":
+        with tarfile.open(book) as tf:
+            return _app_download(
+                {m.name: tf.extractfile(m).read() for m in tf.getmembers()}  # type: ignore[union-attr]
+            )
     suffix = book.suffix.lower()
     if suffix == ".cbz":
         with zipfile.ZipFile(book) as zf:

@@ -4,6 +4,7 @@ import hashlib
 import io
 import itertools
 import json
+import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from PIL import Image
 
 from comix_resources.demo import CATALOG, DemoSummary, generate_demo_library
 from comix_resources.demo.library import render_book
+from comix_resources.page_classes import CLASS_TO_COMICINFO
 
 PAGE_TYPES = {
     "cover",
@@ -53,7 +55,7 @@ def test_same_seed_gives_identical_files(demo: DemoSummary, tmp_path: Path) -> N
     (again / ".comix-demo-library").write_text("x")
     summary = generate_demo_library(again, seed=7)
     assert not (again / "amazon" / "Old Collection").exists()
-    assert "total: 14 books" in summary.describe()
+    assert "total: 19 books, 178 pages" in summary.describe()
     first, second = _hashes(demo.out_dir), _hashes(again)
     assert first == second
     assert len(first) > 40
@@ -80,12 +82,20 @@ def test_counts(demo: DemoSummary) -> None:
     for source in demo.sources.values():
         assert source.n_collections >= 2
         assert source.books == sum(source.collections.values())
-        assert all(p.is_file() for p in source.book_paths)
-    assert 130 <= demo.total_pages <= 170
-    assert demo.sources["amazon"].collections == {"Star Runners": 3, "Night Harbor: Case Files": 2}
-    assert set(demo.sources["darkhorse"].collections) == {
-        "Iron Orchid",
-        "Tales of the Deep Frontier",
+        for path in source.book_paths:  # a file, an app download's folder, or loose pages
+            assert path.exists() or all(
+                (path.parent / name).is_file() for name in _truth(path)["page_files"]
+            )
+    assert (demo.total_books, demo.total_pages) == (19, 178)
+    assert demo.sources["amazon"].collections == {
+        "Star Runners": 3,
+        "Night Harbor: Case Files": 2,
+        "Loose Pages": 3,
+    }
+    assert demo.sources["darkhorse"].collections == {
+        "Iron Orchid": 2,
+        "Tales of the Deep Frontier": 2,
+        "Dark Horse Digital": 2,
     }
     assert set(demo.sources["calibre"].collections) == {
         "Humble Bundle: Golden Age Sci-Fi",
@@ -98,7 +108,7 @@ def test_counts(demo: DemoSummary) -> None:
         assert folders == set(demo.sources[name].collections)
         assert any(len(p.relative_to(root).parts) > 2 for p in demo.sources[name].book_paths)
     suffixes = {p.suffix for p in demo.book_paths}
-    assert suffixes == {".pdf", ".cbz", ".cb7", ".cbt"}
+    assert suffixes == {".pdf", ".cbz", ".cb7", ".cbt", ""}  # "": app downloads, loose pages
     # pages in the summary count each book once, whatever its number of formats
     per_book: dict[tuple[str, str], int] = {}
     for _path, truth in _all_truth(demo):
@@ -196,27 +206,30 @@ def test_story_pages_have_real_text(demo: DemoSummary) -> None:
     assert kinds["dialogue"] > 100 and kinds["narration"] > 30 and kinds["sfx"] > 10
 
 
-def test_rtl_book(demo: DemoSummary) -> None:
+def test_rtl_books(demo: DemoSummary) -> None:
     rtl = [truth for _, truth in _all_truth(demo) if truth["reading_direction"] == "rtl"]
-    assert len(rtl) == 1
-    # on a right-to-left page the first panel of a row lies right of the second
-    found = False
-    for page in rtl[0]["pages"]:
-        panels = sorted(page["panels"], key=lambda p: p["order"])
-        for a, b in itertools.pairwise(panels):
-            same_row = abs(a["bbox"][1] - b["bbox"][1]) < 30
-            if same_row:
-                assert a["bbox"][0] > b["bbox"][0]
-                found = True
-    assert found
+    # the manga edition (ComicInfo Manga) and the app download (manifest is_rtl)
+    assert sorted(truth["format"] for truth in rtl) == ["app-tar", "cbt.gz"]
+    for truth in rtl:
+        # on a right-to-left page the first panel of a row lies right of the second
+        found = False
+        for page in truth["pages"]:
+            panels = sorted(page["panels"], key=lambda p: p["order"])
+            for a, b in itertools.pairwise(panels):
+                same_row = abs(a["bbox"][1] - b["bbox"][1]) < 30
+                if same_row:
+                    assert a["bbox"][0] > b["bbox"][0]
+                    found = True
+        assert found, truth["title"]
 
 
 def test_every_book_opens_at_truth_size(demo: DemoSummary, read_pages: Any) -> None:
     for path, truth in _all_truth(demo):
         images = read_pages(path)
         assert len(images) == len(truth["pages"])
+        png = truth["format"] == "loose" and truth["page_files"][0].endswith(".png")
         for page, data in zip(truth["pages"], images, strict=True):
-            assert data[:3] == b"\xff\xd8\xff"
+            assert data[:4] == b"\x89PNG" if png else data[:3] == b"\xff\xd8\xff"
             assert Image.open(io.BytesIO(data)).size == (page["width"], page["height"])
 
 
@@ -236,6 +249,51 @@ def test_cbz_has_comicinfo(demo: DemoSummary) -> None:
         assert info.findtext("Publisher")
         assert info.findtext("Year", "").isdigit()
         assert int(info.findtext("PageCount", "0")) == len(truth["pages"])
+        # <Pages> types every page as the platform writes its classes
+        types = [(int(p.get("Image")), p.get("Type")) for p in info.iter("Page")]
+        expected = [CLASS_TO_COMICINFO[page["page_type"]] for page in truth["pages"]]
+        assert types == list(enumerate(expected))
+
+
+def test_dark_horse_app_downloads(demo: DemoSummary) -> None:
+    """A tar named by its id and the same layout unpacked: ids without extension as member
+    names, a manifest that lists them in name order while sort_order says otherwise."""
+    downloads = [(p, _truth(p)) for p in demo.sources["darkhorse"].book_paths]
+    downloads = [(p, t) for p, t in downloads if t["format"].startswith("app-")]
+    assert sorted(t["format"] for _, t in downloads) == ["app-folder", "app-tar"]
+    for path, truth in downloads:
+        if truth["format"] == "app-tar":
+            assert path.name == truth["book_uuid"] and not path.suffix
+            with tarfile.open(path) as tf:
+                members = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}  # type: ignore[union-attr]
+        else:
+            members = {p.name: p.read_bytes() for p in path.iterdir()}
+        manifest = json.loads(members.pop("manifest.json"))
+        assert manifest["book_uuid"] == truth["book_uuid"]
+        assert manifest["title"] == truth["title"]
+        assert manifest["is_rtl"] == (truth["reading_direction"] == "rtl")
+        listed = [page["src_image"] for page in manifest["pages"]]
+        by_order = [
+            p["src_image"] for p in sorted(manifest["pages"], key=lambda p: p["sort_order"])
+        ]
+        assert listed == sorted(members) and by_order != listed
+        assert all("." not in name for name in members)
+        assert len(members) == len(truth["pages"])
+
+
+def test_loose_pages_of_three_books_in_one_folder(demo: DemoSummary) -> None:
+    books = [(p, _truth(p)) for p in demo.sources["amazon"].book_paths]
+    loose = [(p, t) for p, t in books if t["format"] == "loose"]
+    assert len(loose) == 3 and len({p.parent for p, _ in loose}) == 1
+    folder = loose[0][0].parent
+    images = sorted(p.name for p in folder.iterdir() if not p.name.endswith(".json"))
+    assert images == sorted(name for _, t in loose for name in t["page_files"])
+    names = {t["page_files"][0] for _, t in loose}
+    assert names == {
+        "Comet Girl 001_Comet Girl 001 - p000.jpg.png",  # a converter's double extension
+        "Moon_Patrol_1.jpg",  # <book>_<N>, unpadded
+        "Sky Pirates 01.jpg",  # <book> <NN>
+    }
 
 
 def test_pdf_pages_hold_exactly_the_jpeg(demo: DemoSummary, read_pages: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from comix_resources.page_stream.labels import (
     Segment,
+    comicinfo_labels,
     cosmo_book,
     labels_from_ranges,
     read_cosmo_splits,
@@ -17,6 +18,7 @@ from comix_resources.page_stream.labels import (
 )
 from comix_resources.page_stream.metrics import (
     classification_metrics,
+    comicinfo_agreement,
     evaluate_books,
     runs,
     stream_metrics,
@@ -185,3 +187,67 @@ def test_evaluate_books_pools_pages_and_averages_books() -> None:
     assert report["accuracy"] == 0.75
     assert report["mndd"] == 0.5  # 0 and 1
     assert report["pq"] == pytest.approx((1.0 + 0.0) / 2)
+
+
+def _declared(types: list[str | None]) -> list[dict]:
+    return [{"page_index": i, "type": t, "double_page": None} for i, t in enumerate(types)]
+
+
+@pytest.mark.parametrize(
+    ("types", "labels"),
+    [
+        (
+            ["FrontCover", "InnerCover", "Roundup", "Story", "Story", "Advertisement", "Story"],
+            ["cover", "cover", "textstory", "first-page", "story", "advertisement", "story"],
+        ),
+        # a text story or letters page ends a story: the next one opens with first-page
+        (
+            ["Story", "Letters", "Story", "Editorial", "Preview", "BackCover", "Deleted"],
+            [
+                "first-page",
+                "textstory",
+                "first-page",
+                "textstory",
+                "advertisement",
+                "back_cover",
+                "non_comic",
+            ],
+        ),
+        # untyped and Other pages are unknown, and do not end the story around them
+        (
+            ["FrontCover", None, "Story", "Other", "Story"],
+            ["cover", None, "first-page", None, "story"],
+        ),
+        ([None, None], [None, None]),
+    ],
+)
+def test_comicinfo_types_become_page_classes(types: list, labels: list) -> None:
+    assert comicinfo_labels(_declared(types)) == labels
+
+
+def test_comicinfo_labels_follow_image_indices() -> None:
+    declared = [{"page_index": 3, "type": "BackCover"}, {"page_index": 0, "type": "frontcover"}]
+    assert comicinfo_labels(declared) == ["cover", None, None, "back_cover"]
+    assert comicinfo_labels(declared, num_pages=5) == ["cover", None, None, "back_cover", None]
+    assert comicinfo_labels(None) == []
+
+
+def test_agreement_with_comicinfo_counts_first_page_as_story() -> None:
+    declared = ["cover", "first-page", "story", None, "advertisement"]
+    scores = comicinfo_agreement(
+        [
+            ([0, 1, 2, 3, 4], ["cover", "story", "first-page", "art", "story"], declared),
+            ([0], ["cover"], [None]),  # a book without usable types does not count
+        ]
+    )
+    assert scores == {
+        "books": 1,
+        "pages": 4,
+        "accuracy": 0.75,
+        "per_class": {
+            "advertisement": {"pages": 1, "agreed": 0},
+            "cover": {"pages": 1, "agreed": 1},
+            "story": {"pages": 2, "agreed": 2},
+        },
+    }
+    assert comicinfo_agreement([([0], ["cover"], [None])]) is None

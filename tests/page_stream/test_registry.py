@@ -109,3 +109,37 @@ def test_a_model_worse_than_the_rules_never_becomes_champion(tmp_path: Path) -> 
     outcome = train_and_register(books, small_config(max_epochs=2), tracker, seed=0)
     assert not outcome.passed_gate and outcome.gate_reasons
     assert not outcome.promoted and load_champion(tracker) is None
+
+
+def test_comicinfo_page_types_reach_the_page_stream_labels(tmp_path: Path) -> None:
+    """A real ComicInfo with <Pages> (readium's test file) through the books table into the
+    labels the model trains on; a split file and a truth file still win for their books."""
+    from comix_resources.books import build_books_table
+    from comix_resources.fingerprints import FingerprintCache
+    from comix_resources.pages import ExtractionLimits
+    from comix_resources.sources import FolderTreeSource
+    from tests.sources.conftest import fixture_dir
+
+    root = tmp_path / "amazon" / "Tagged"
+    root.mkdir(parents=True)
+    real = fixture_dir("real_archives/readium") / "test-comicinfo.cbz"
+    (root / "tagged.cbz").write_bytes(real.read_bytes())
+    [collection] = FolderTreeSource("amazon", tmp_path / "amazon").collections()
+    cache = FingerprintCache(tmp_path / "fp.sqlite")
+    books = build_books_table("amazon", collection, cache, ExtractionLimits())
+    [book_id] = books["book_id"].to_list()
+    assert books["declared_pages"].to_list() == [
+        [
+            {"page_index": 0, "type": "FrontCover", "double_page": None},
+            {"page_index": 1, "type": "Story", "double_page": None},
+            {"page_index": 2, "type": "Story", "double_page": True},
+        ]
+    ]
+    assert book_labels(books) == {book_id: ["cover", "first-page", "story"]}
+    assert book_labels(books, {book_id: ["back_cover"]}) == {book_id: ["back_cover"]}
+    Path(f"{root / 'tagged.cbz'}.truth.json").write_text(
+        json.dumps({"pages": [{"page_index": 0, "page_type": "art"}]})
+    )
+    assert book_labels(books) == {book_id: ["art"]}
+    rows = attach_labels([{"book_id": book_id, "page_index": 2}], {book_id: ["a", "b", "c"]})
+    assert rows[0]["label"] == "c"

@@ -12,6 +12,7 @@ from comix_resources.sources import (
     BookFile,
     CalibreSource,
     ComicMetadata,
+    DeclaredPage,
     comic_format,
     read_comic_metadata,
 )
@@ -27,14 +28,24 @@ def book(path: Path, fmt: str | None = None) -> BookFile:
     return BookFile(path, path.name, fmt, size, 0)
 
 
-def captain(title: str, origin: str) -> ComicMetadata:
-    return ComicMetadata(title, "Captain Science", "1", PUBLISHER, 1950, origin, CREATORS)
+def captain(title: str, origin: str, pages: tuple[DeclaredPage, ...] = ()) -> ComicMetadata:
+    return ComicMetadata(
+        title, "Captain Science", "1", PUBLISHER, 1950, origin, CREATORS, pages=pages
+    )
 
+
+# Their ComicInfo <Pages> type the cover only, as ComicTagger writes it by default.
+CAPTAIN_PAGES = (
+    DeclaredPage(0, "FrontCover", None),
+    *(DeclaredPage(index, None, None) for index in range(1, 5)),
+)
 
 EXPECTED = {
-    "Captain Science #001.cbz": captain("The Beginning; The End", "ComicInfo.xml"),
-    "Captain Science #001-cix.cbt": captain("The Beginning; The End", "ComicInfo.xml"),
-    "Captain Science #001.cb7": captain("The Beginning; The End", "ComicInfo.xml"),
+    "Captain Science #001.cbz": captain("The Beginning; The End", "ComicInfo.xml", CAPTAIN_PAGES),
+    "Captain Science #001-cix.cbt": captain(
+        "The Beginning; The End", "ComicInfo.xml", CAPTAIN_PAGES
+    ),
+    "Captain Science #001.cb7": captain("The Beginning; The End", "ComicInfo.xml", CAPTAIN_PAGES),
     # ComicBookInfo in the RAR comment, read without `unrar`.
     "Captain Science #001-cbi.cbr": captain("The Beginning", "ComicBookInfo"),
     # MetronInfo has no title: comicbox names the issue after its stories.
@@ -42,7 +53,7 @@ EXPECTED = {
         "Captain Lost; Science is Good; metron", "MetronInfo"
     ),
     # The loose pages with their sidecar comicinfo.xml, as an image-folder book.
-    "Captain Science 001": captain("The Beginning; The End", "ComicInfo.xml"),
+    "Captain Science 001": captain("The Beginning; The End", "ComicInfo.xml", CAPTAIN_PAGES),
     "test_pdf.pdf": ComicMetadata(
         "the tangle of their lives", None, None, None, None, "PDF info", ("Jon Osterman",)
     ),
@@ -73,10 +84,17 @@ def test_calibre_catalog_wins_and_file_fills_gaps(calibre_library: Path) -> None
         for b in c.books
     }
     found = {key: read_comic_metadata(b) for key, b in books.items()}
-    # Title and series from the catalog; publisher, year and creators (catalog: "Unknown") from
-    # the CBZ's ComicInfo.xml.
+    # Title and series from the catalog; publisher, year, creators (catalog: "Unknown") and
+    # the page types from the CBZ's ComicInfo.xml.
     assert found[1] == ComicMetadata(
-        "Captain Science #001", "Captain Science", "1", PUBLISHER, 1950, "Calibre", CREATORS
+        "Captain Science #001",
+        "Captain Science",
+        "1",
+        PUBLISHER,
+        1950,
+        "Calibre",
+        CREATORS,
+        pages=CAPTAIN_PAGES,
     )
     # No series in the catalog: series and issue come from the CBR's ComicBookInfo together.
     assert found[2] == ComicMetadata(
