@@ -32,6 +32,7 @@ from comix_resources.resources import (
     PageStreamResource,
     PageTextResource,
     PanelDetectorResource,
+    shared_cache_url,
 )
 from comix_resources.settings import VLM_API_KEY_VARIABLE, ComixSettings
 from comix_resources.sources.registry import SOURCES
@@ -56,6 +57,7 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             openai_api_key=dg.EnvVar(VLM_API_KEY_VARIABLE) if settings.vlm_api_key_set else "",
             transformers_model=settings.vlm_local_model,
             cache_dir=str(settings.cache_dir),
+            cache_url=shared_cache_url(settings),
         ),
         "data_quality": DataQualityResource(),
         "mlflow": MlflowResource(
@@ -68,6 +70,7 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             text_encoder=settings.text_encoder,
             vision_encoder=settings.vision_encoder,
             cache_dir=str(settings.cache_dir),
+            cache_url=shared_cache_url(settings),
             embedding_variant=settings.embedding_variant,
             max_epochs=settings.train_max_epochs,
             device=settings.device,
@@ -75,6 +78,7 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
         ),
         "page_stream_model": PageStreamResource(
             cache_dir=str(settings.cache_dir),
+            cache_url=shared_cache_url(settings),
             labels_file=settings.page_type_labels,
             text_encoder=settings.text_encoder,
             vision_encoder=settings.vision_encoder,

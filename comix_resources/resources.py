@@ -12,6 +12,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from comix_resources.cache_store import cache_location
 from comix_resources.closure_lite.config import ClosureLiteConfig
 from comix_resources.closure_lite.encoding import PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
@@ -22,11 +23,17 @@ from comix_resources.lake import Lake
 from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.pages import ExtractionLimits
 from comix_resources.quality import QualityThresholds
-from comix_resources.settings import ComixSettings
+from comix_resources.settings import CACHE_URL_VARIABLE, ComixSettings
 from comix_resources.sources import ComicSource
 from comix_resources.sources.registry import source_spec
 from comix_resources.text import OcrEngine, OpenAIEngine, TextCache, TextCascade, TransformersEngine
 from comix_resources.tracking import Tracker, sqlite_tracking_uri
+
+
+def shared_cache_url(settings: ComixSettings) -> str:
+    """``COMIX_CACHE_URL`` as an ``EnvVar`` (it holds a password: the UI shows only the
+    variable's name), or "" for the SQLite files under ``$COMIX_HOME/cache``."""
+    return dg.EnvVar(CACHE_URL_VARIABLE) if settings.cache_url else ""  # type: ignore[return-value]
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -44,6 +51,7 @@ class ComicSourcesResource(dg.ConfigurableResource):
     roots: dict[str, str] = Field(default_factory=dict)
     calibre_collection_by: str = ComixSettings.calibre_collection_by
     cache_dir: str
+    cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
 
     def source(self, name: str) -> ComicSource | None:
         spec = source_spec(name)
@@ -54,7 +62,9 @@ class ComicSourcesResource(dg.ConfigurableResource):
         return source_spec(name).root_variable
 
     def fingerprints(self) -> FingerprintCache:
-        return FingerprintCache(Path(self.cache_dir) / "fingerprints.sqlite")
+        return FingerprintCache(
+            cache_location(self.cache_url, self.cache_dir, "fingerprints.sqlite")
+        )
 
     @classmethod
     def from_settings(cls, settings: ComixSettings) -> ComicSourcesResource:
@@ -62,6 +72,7 @@ class ComicSourcesResource(dg.ConfigurableResource):
             roots={name: str(root) for name, root in settings.source_roots.items() if root},
             calibre_collection_by=settings.calibre_collection_by,
             cache_dir=str(settings.cache_dir),
+            cache_url=shared_cache_url(settings),
         )
 
 
@@ -126,6 +137,7 @@ class PageTextResource(dg.ConfigurableResource):
     transformers_model: str = ComixSettings.vlm_local_model
     max_concurrency: int = 2
     cache_dir: str
+    cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
 
     def build(self) -> TextCascade:
         builders = {
@@ -144,7 +156,7 @@ class PageTextResource(dg.ConfigurableResource):
         unknown = [name for name in self.engines if name not in builders]
         if unknown or not self.engines:
             raise ValueError(f"unknown text engine(s) {unknown}; choose from {list(builders)}")
-        cache = TextCache(Path(self.cache_dir) / "page_text.sqlite")
+        cache = TextCache(cache_location(self.cache_url, self.cache_dir, "page_text.sqlite"))
         return TextCascade(
             [builders[name]() for name in self.engines],
             cache=cache,
@@ -214,6 +226,7 @@ class ClosureLiteResource(dg.ConfigurableResource):
         description="Fine-tune the EfficientNet-Lite0 vision encoder on panel crops (GPU).",
     )
     cache_dir: str
+    cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
     embedding_variant: str = Field(
         default=ComixSettings.embedding_variant,
         description="Variant whose champion embeds the corpus.",
@@ -242,7 +255,10 @@ class ClosureLiteResource(dg.ConfigurableResource):
             vision_model=self.vision_encoder,
             device=self.device,
             threads=self.threads,
-            cache_path=str(Path(self.cache_dir) / "closure_lite_features.sqlite"),
+            cache_path=cache_location(
+                self.cache_url, self.cache_dir, "closure_lite_features.sqlite"
+            ),
+            cache_name="closure_lite_features",
         )
 
     def crops(self, lake: Lake, table: pl.DataFrame) -> PanelCrops | None:
@@ -270,6 +286,7 @@ class PageStreamResource(dg.ConfigurableResource):
     with Closure Lite (and their cache)."""
 
     cache_dir: str
+    cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
     labels_file: str = Field(
         default=ComixSettings.page_type_labels,
         description="A CoSMo split file keyed by book_id (format: comix_resources.page_stream."
@@ -299,6 +316,9 @@ class PageStreamResource(dg.ConfigurableResource):
             vision_model=self.vision_encoder,
             device=self.device,
             threads=self.threads,
-            cache_path=str(Path(self.cache_dir) / "page_stream_features.sqlite"),
+            cache_path=cache_location(
+                self.cache_url, self.cache_dir, "page_stream_features.sqlite"
+            ),
+            cache_name="page_stream_features",
         )
         return encode_lake_books(lake, rows, settings)

@@ -18,9 +18,18 @@ from typing import Any
 from comix_resources.closure_lite.config import ClosureLiteConfig
 from comix_resources.sources.registry import SOURCE_SPECS, SOURCES
 
-__all__ = ["SOURCES", "VARIABLES", "VLM_API_KEY_VARIABLE", "ComixSettings", "Variable"]
+__all__ = [
+    "CACHE_URL_VARIABLE",
+    "SOURCES",
+    "VARIABLES",
+    "VLM_API_KEY_VARIABLE",
+    "ComixSettings",
+    "Variable",
+]
 
 VLM_API_KEY_VARIABLE = "COMIX_VLM_API_KEY"
+# Holds a password: resources read it through dagster.EnvVar, so the UI never shows it.
+CACHE_URL_VARIABLE = "COMIX_CACHE_URL"
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -62,6 +71,9 @@ class ComixSettings:
     lake_location: str = ""
     mlflow_tracking: str = ""
     mlflow_artifacts_location: str = ""
+    # The caches every worker must share (page text, encoder features, file fingerprints): a
+    # PostgreSQL URL; "" keeps them in SQLite files under `cache/`.
+    cache_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ComixSettings:
@@ -244,6 +256,13 @@ VARIABLES: tuple[Variable, ...] = (
         "mlflow_artifacts_location",
         "where MLflow artifacts go (`s3://comix/mlartifacts`); unset: `$COMIX_HOME/mlartifacts`, "
         "or the server's own choice",
+    ),
+    Variable(
+        CACHE_URL_VARIABLE,
+        "cache_url",
+        "PostgreSQL URL (`postgresql+psycopg2://...`) of the caches every worker shares (page "
+        "text, encoder features, fingerprints), read through `dagster.EnvVar`; unset: SQLite "
+        "files in `$COMIX_HOME/cache`",
     ),
 )
 

@@ -27,6 +27,7 @@ from comix_resources.stack import servers
 from comix_resources.stack.config import (
     BACKEND_URL,
     BROKER_URL,
+    CACHE_URL,
     DAGSTER_PG_URL,
     HOST,
     MLFLOW_BACKEND_URI,
@@ -120,13 +121,18 @@ class Stack:
         config, ports, external = self.config, state.ports, self.config.external
         secret = load_secrets(config.directory)
         pg_password = secret["postgres_password"]
+        own_postgres = servers.postgres_url(ports["postgres"], pg_password, "dagster")
         env = {
             "COMIX_HOME": str(config.home),
             "DAGSTER_HOME": str(config.dagster_home),
             "COMIX_EXECUTOR": "celery",
             "COMIX_LAKE_URL": config.lake_url,
-            DAGSTER_PG_URL: external.get(DAGSTER_PG_URL)
-            or servers.postgres_url(ports["postgres"], pg_password, "dagster"),
+            DAGSTER_PG_URL: external.get(DAGSTER_PG_URL) or own_postgres,
+            # The caches every worker shares: their own database on the stack's PostgreSQL;
+            # on a team's, tables beside Dagster's unless COMIX_CACHE_URL says where.
+            CACHE_URL: external.get(CACHE_URL)
+            or external.get(DAGSTER_PG_URL)
+            or servers.postgres_url(ports["postgres"], pg_password, "cache"),
             BROKER_URL: external.get(BROKER_URL) or f"redis://{HOST}:{ports['redis']}/0",
             BACKEND_URL: external.get(BACKEND_URL)
             or external.get(BROKER_URL)
