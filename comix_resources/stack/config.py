@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from comix_resources.stack.placement import STEP_LEASE_S
+
 HOST = "127.0.0.1"
 # Ports of the local stack; 0 (or ``comix stack up --free-ports``) picks free ones.
 DEFAULT_PORTS: dict[str, int] = {
@@ -77,6 +79,8 @@ class StackConfig:
     # Servers a team already runs (empty: the stack starts its own).
     external: dict[str, str] = field(default_factory=dict)
     run_start_timeout_s: int = 300
+    # A dead worker's step runs again this long after its last lease renewal (lease.py).
+    step_lease_s: int = STEP_LEASE_S
 
     @classmethod
     def from_env(
@@ -114,6 +118,7 @@ class StackConfig:
             mlflow_artifacts=env.get("COMIX_MLFLOW_ARTIFACTS", "").strip()
             or DEFAULT_MLFLOW_ARTIFACTS,
             external=external,
+            step_lease_s=max(_count(env, "COMIX_STACK_STEP_LEASE_S", STEP_LEASE_S), 4),
         )
 
     # -- places -----------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from comix_resources.stack.processes import (
     port_is_open,
     stop,
 )
+from comix_resources.stack.supervise import SUPERVISOR
 
 Progress = Callable[[str], None]
 
@@ -108,7 +109,7 @@ class Stack:
             return None
         return StackState.from_json(json.loads(self.config.state_file.read_text()))
 
-    def _save(self, state: StackState) -> None:
+    def save_state(self, state: StackState) -> None:
         self.config.directory.mkdir(parents=True, exist_ok=True)
         partial = self.config.state_file.with_suffix(".partial")
         partial.write_text(json.dumps(state.to_json(), indent=1))
@@ -174,7 +175,7 @@ class Stack:
                 "for an MLflow server you run)"
             )
         state = StackState(ports=self._resolve_ports(), started_at=time.time())
-        self._save(state)
+        self.save_state(state)
         env = {**os.environ, **self.environment(state)}
         # dagster-celery starts `celery` from PATH: this environment's, not another one.
         env["PATH"] = os.pathsep.join(
@@ -273,6 +274,12 @@ class Stack:
                 )
             for launched in starting:
                 self._ready(state, say, launched)
+            # Last: it restarts workers that die, so it must see them all recorded.
+            self._start(
+                state,
+                say,
+                lambda: servers.start_supervisor(config.home, logs / "supervisor.log", env),
+            )
         except BaseException:
             say("start failed: stopping what was started")
             self.down()
@@ -289,7 +296,7 @@ class Stack:
     ) -> servers.Launched:
         launched = start()
         state.processes.append(launched.record)
-        self._save(state)  # before waiting: a server that never gets ready is still stopped
+        self.save_state(state)  # before waiting: a server that never gets ready is still stopped
         say(f"started {launched.record.name} (pid {launched.record.pid})")
         return launched
 
@@ -298,7 +305,7 @@ class Stack:
         record = launched.record
         seconds = time.time() - record.launched_at
         state.seconds_to_start[record.name] = round(seconds, 1)
-        self._save(state)
+        self.save_state(state)
         say(f"{record.name} ready {seconds:.1f} s after its start")
 
     def _resolve_ports(self) -> dict[str, int]:
@@ -338,7 +345,10 @@ class Stack:
             stack_instance_config(config.max_concurrent_runs, config.run_start_timeout_s),
         )
         self.celery_yaml.write_text(
-            yaml.safe_dump({"execution": {"config": celery_config()}}, sort_keys=False)
+            yaml.safe_dump(
+                {"execution": {"config": celery_config(lease_s=config.step_lease_s)}},
+                sort_keys=False,
+            )
         )
         pools = {OCR_POOL: config.ocr_pool, VLM_POOL: config.vlm_pool, GPU_POOL: config.gpu_pool}
         began = time.perf_counter()
@@ -403,10 +413,15 @@ class Stack:
         state = self.load_state()
         if state is None:
             return []
+        # The supervisor first, so that no worker is started again while the stack stops;
+        # then the state it left (a restarted worker has a new pid).
+        supervisors = [record for record in state.processes if record.name == SUPERVISOR]
+        outcomes = self._stop_together(supervisors)
+        state = self.load_state() or state
         stores = {"postgres", "redis", "seaweedfs"}
-        recorded = list(reversed(state.processes))
+        recorded = [r for r in reversed(state.processes) if r.name != SUPERVISOR]
         clients = [record for record in recorded if record.name not in stores]
-        outcomes = self._stop_together(clients)
+        outcomes += self._stop_together(clients)
         outcomes += self._stop_together([r for r in recorded if r.name in stores])
         self.config.state_file.unlink(missing_ok=True)
         return outcomes

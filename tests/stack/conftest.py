@@ -119,3 +119,16 @@ def fake_vlm() -> Iterator[FakeVlmEndpoint]:
     """A local OpenAI-compatible endpoint that counts the answers it delivers per page."""
     with FakeVlmEndpoint() as endpoint:
         yield endpoint
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of the test session (the Celery broker of the stack)."""
+    folder = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    launched = servers.start_redis(folder / "data", port, folder / "redis.log", dict(os.environ))
+    try:
+        launched.ready()
+        yield f"redis://{HOST}:{port}"
+    finally:
+        stop(launched.record)

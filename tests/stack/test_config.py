@@ -128,6 +128,18 @@ def test_celery_config_is_what_the_executor_and_the_workers_accept(tmp_path: Pat
     assert block["config_source"]["task_default_queue"] == "cpu"
 
 
+def test_a_step_is_leased_for_as_long_as_the_stack_says(tmp_path: Path) -> None:
+    options = celery_config(lease_s=20)["config_source"]
+    assert options["task_acks_late"] and options["worker_prefetch_multiplier"] == 1
+    transport = options["broker_transport_options"]
+    assert transport["visibility_timeout"] == 20
+    # Swept often enough that a dead worker's step is back within a lease and a bit.
+    assert transport["unacked_restore_interval"] == 5 and transport["unacked_restore_throttle"] == 1
+    assert StackConfig.from_env(tmp_path, {}).step_lease_s == 120
+    config = StackConfig.from_env(tmp_path, {"COMIX_STACK_STEP_LEASE_S": "30"})
+    assert config.step_lease_s == 30
+
+
 def test_page_text_pool_follows_the_first_engine() -> None:
     assert text_pool(["ocr"]) == OCR_POOL
     assert text_pool(["openai", "ocr"]) == VLM_POOL

@@ -97,6 +97,7 @@ def test_stack_runs_a_collection_on_celery_over_s3_and_stops_only_itself(
                 "dagster-daemon",
                 "cpu-1",
                 "gpu-1",
+                "supervisor",
             ],
             "running",
         )
