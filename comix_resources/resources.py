@@ -5,8 +5,10 @@ Defaults come from ``ComixSettings`` (each written once, there); the work is the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
@@ -24,10 +26,13 @@ from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.pages import ExtractionLimits
 from comix_resources.quality import QualityThresholds
 from comix_resources.settings import CACHE_URL_VARIABLE, ComixSettings
-from comix_resources.sources import ComicSource
+from comix_resources.sources import Collection, ComicSource
 from comix_resources.sources.registry import source_spec
 from comix_resources.text import OcrEngine, OpenAIEngine, TextCache, TextCascade, TransformersEngine
 from comix_resources.tracking import Tracker, sqlite_tracking_uri
+
+if TYPE_CHECKING:
+    from comix_resources.shards import PlannedPartition
 
 
 def shared_cache_url(settings: ComixSettings) -> str:
@@ -52,11 +57,32 @@ class ComicSourcesResource(dg.ConfigurableResource):
     calibre_collection_by: str = ComixSettings.calibre_collection_by
     cache_dir: str
     cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
+    shard_pages: int = ComixSettings.shard_pages
 
     def source(self, name: str) -> ComicSource | None:
         spec = source_spec(name)
         root = self.roots.get(name, "")
         return spec.open(Path(root), self.calibre_collection_by) if root else None
+
+    def partition(self, name: str, partition_key: str) -> Collection:
+        """The collection, or shard of one, behind a partition key; KeyError if unknown."""
+        from comix_resources.shards import shard_of, split_key
+
+        comic_source = self.source(name)
+        if comic_source is None:
+            raise KeyError(f"source {name!r} is not configured")
+        collection, prefixes = split_key(partition_key)
+        return shard_of(comic_source.collection(collection), prefixes, self.fingerprints())
+
+    def plan(
+        self, collection: Collection, current_keys: Iterable[str], deadline: float | None = None
+    ) -> list[PlannedPartition]:
+        """The collection's partitions: itself, or its shards (``comix_resources.shards``)."""
+        from comix_resources.shards import plan_partitions
+
+        return plan_partitions(
+            collection, self.fingerprints(), self.shard_pages, current_keys, deadline=deadline
+        )
 
     def root_variable(self, name: str) -> str:
         return source_spec(name).root_variable
@@ -73,6 +99,7 @@ class ComicSourcesResource(dg.ConfigurableResource):
             calibre_collection_by=settings.calibre_collection_by,
             cache_dir=str(settings.cache_dir),
             cache_url=shared_cache_url(settings),
+            shard_pages=settings.shard_pages,
         )
 
 

@@ -74,6 +74,8 @@ class ComixSettings:
     # The caches every worker must share (page text, encoder features, file fingerprints): a
     # PostgreSQL URL; "" keeps them in SQLite files under `cache/`.
     cache_url: str = ""
+    # A collection with more pages than this is split into shards by book id (shards.py).
+    shard_pages: int = 3000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ComixSettings:
@@ -264,6 +266,12 @@ VARIABLES: tuple[Variable, ...] = (
         "text, encoder features, fingerprints), read through `dagster.EnvVar`; unset: SQLite "
         "files in `$COMIX_HOME/cache`",
     ),
+    Variable(
+        "COMIX_SHARD_PAGES",
+        "shard_pages",
+        "pages per partition: a larger collection is split into shards by book id, one run "
+        "each (`<collection>--<range>`)",
+    ),
 )
 
 
@@ -272,8 +280,11 @@ def _parse(name: str, raw: str) -> Any:
         return Path(raw).expanduser().resolve()
     if name in ("rtl_collections", "text_engines"):
         return tuple(part.strip() for part in raw.split(",") if part.strip()) or _DEFAULTS[name]
-    if name == "train_max_epochs":
-        return int(raw)
+    if name in ("train_max_epochs", "shard_pages"):
+        value = int(raw)
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {raw!r}")
+        return value
     if name == "finetune_vision":
         return raw.lower() in _TRUE
     if name in ("mlflow_ui", "dagster_ui"):

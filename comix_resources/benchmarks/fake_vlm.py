@@ -62,7 +62,7 @@ class FakeVlmEndpoint:
         self._lock = threading.Lock()
         self._open = threading.Event()
         self._open.set()
-        self._held = 0
+        self._held: list[tuple[str, int]] = []
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -114,7 +114,13 @@ class FakeVlmEndpoint:
     @property
     def held(self) -> int:
         with self._lock:
-            return self._held
+            return len(self._held)
+
+    @property
+    def held_from(self) -> list[tuple[str, int]]:
+        """The (host, port) each waiting request came from: which client is waiting."""
+        with self._lock:
+            return list(self._held)
 
     @property
     def answers(self) -> int:
@@ -133,11 +139,12 @@ class FakeVlmEndpoint:
         with self._lock:
             self.received[sha] += 1
         if not self._open.is_set():
+            address = tuple(handler.client_address[:2])
             with self._lock:
-                self._held += 1
+                self._held.append(address)  # type: ignore[arg-type]
             self._open.wait()
             with self._lock:
-                self._held -= 1
+                self._held.remove(address)  # type: ignore[arg-type]
             with contextlib.suppress(OSError):  # its client may be gone
                 _send(handler, 503, {"error": {"message": "held", "type": "server"}})
             return
