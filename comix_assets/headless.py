@@ -169,9 +169,13 @@ def run_all(
     if unknown:
         raise ValueError(f"unknown source(s) {sorted(unknown)}; choose from {list(SOURCES)}")
     defs = build_definitions(settings)
-    comic_sources = build_resources(settings)["sources"]
     summary = RunSummary()
-    with dg.DagsterInstance.get() as instance:
+    # Resolved as a run would see it (its cache URL is an EnvVar until then).
+    with (
+        dg.build_resources({"sources": build_resources(settings)["sources"]}) as resolved,
+        dg.DagsterInstance.get() as instance,
+    ):
+        comic_sources = resolved.sources
         partitions: dict[str, list[PlannedPartition]] = {}
         for source in sources or SOURCES:
             comic_source = comic_sources.source(source)

@@ -75,7 +75,7 @@ class FakeVlmEndpoint:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 endpoint._answer(self, body)
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd = _QuietServer((host, port), Handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -169,6 +169,17 @@ class FakeVlmEndpoint:
             return  # the client died before the answer left: nothing delivered
         with self._lock:
             self.answered[sha] += 1
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that died mid-request (a killed worker) is expected here, not an error.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:

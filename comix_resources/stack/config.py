@@ -38,6 +38,8 @@ BUCKET = "comix"
 DEFAULT_LAKE_URL = f"s3://{BUCKET}/lake"
 DEFAULT_MLFLOW_ARTIFACTS = f"s3://{BUCKET}/mlartifacts"
 PG_USER = "comix"
+# The process that restarts dead workers (stack/supervise.py), by its record's name.
+SUPERVISOR = "supervisor"
 DATABASES = ("dagster", "mlflow", "cache")
 
 # The variables every stack process shares (and `comix stack env` prints).

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from comix_resources.stack.config import DATABASES, HOST, PG_USER
+from comix_resources.stack.config import DATABASES, HOST, PG_USER, SUPERVISOR
 from comix_resources.stack.processes import ProcessRecord, launch, run_as, wait_until
 
 POSTGRES_USER_WHEN_ROOT = "postgres"  # Debian's `postgresql` package creates it
@@ -381,7 +381,7 @@ def start_supervisor(home: Path, log: Path, env: Mapping) -> Launched:
     """The process that starts dead workers again (``comix_resources.stack.supervise``)."""
     offset = log.stat().st_size if log.exists() else 0
     record = launch(
-        "supervisor",
+        SUPERVISOR,
         [sys.executable, "-m", "comix_resources.stack.supervise", str(home)],
         log,
         env,

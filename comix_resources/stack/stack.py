@@ -35,6 +35,7 @@ from comix_resources.stack.config import (
     S3_ENDPOINT,
     S3_KEY,
     S3_SECRET,
+    SUPERVISOR,
     StackConfig,
     load_secrets,
     redact_url,
@@ -54,7 +55,6 @@ from comix_resources.stack.processes import (
     port_is_open,
     stop,
 )
-from comix_resources.stack.supervise import SUPERVISOR
 
 Progress = Callable[[str], None]
 
@@ -354,34 +354,13 @@ class Stack:
         began = time.perf_counter()
         [first, *rest] = pools.items()
         # The first alone (it creates the tables), then the others at once.
-        self._set_pools([first], env)
-        self._set_pools(rest, env)
+        create_pools([first], env)
+        create_pools(rest, env)
         say(
             "pools "
             + ", ".join(f"{pool} {limit}" for pool, limit in pools.items())
             + f" ({time.perf_counter() - began:.1f} s)"
         )
-
-    @staticmethod
-    def _set_pools(pools: list[tuple[str, int]], env: Mapping[str, str]) -> None:
-        dagster = servers.executable("dagster")
-        running = [
-            (
-                pool,
-                subprocess.Popen(
-                    [dagster, "instance", "concurrency", "set", pool, str(limit)],
-                    env=dict(env),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                ),
-            )
-            for pool, limit in pools
-        ]
-        for pool, process in running:
-            output, _ = process.communicate(timeout=180)
-            if process.returncode != 0:
-                tail = output.decode(errors="replace")[-2000:]
-                raise RuntimeError(f"could not create pool {pool}:\n{tail}")
 
     # -- status and down --------------------------------------------------------------------
 
@@ -437,3 +416,26 @@ class Stack:
             return []
         with ThreadPoolExecutor(max_workers=len(records)) as pool:
             return list(pool.map(timed, records))
+
+
+def create_pools(pools: list[tuple[str, int]], env: Mapping[str, str]) -> None:
+    """Set Dagster pools' limits through its CLI, all at once (``dagster instance concurrency
+    set``); raises with the CLI's output when one fails."""
+    dagster = servers.executable("dagster")
+    running = [
+        (
+            pool,
+            subprocess.Popen(
+                [dagster, "instance", "concurrency", "set", pool, str(limit)],
+                env=dict(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            ),
+        )
+        for pool, limit in pools
+    ]
+    for pool, process in running:
+        output, _ = process.communicate(timeout=180)
+        if process.returncode != 0:
+            tail = output.decode(errors="replace")[-2000:]
+            raise RuntimeError(f"could not create pool {pool}:\n{tail}")

@@ -25,10 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from comix_resources.stack.config import StackConfig
+from comix_resources.stack.config import SUPERVISOR, StackConfig
 from comix_resources.stack.processes import ProcessRecord, group_members, is_running, launch
 
-SUPERVISOR = "supervisor"
+__all__ = ["SUPERVISOR", "Supervisor", "is_worker"]
+
 POLL_S = 1.0
 MAX_PAUSE_S = 60.0
 # A worker that ran this long before it died is not in a crash loop.

@@ -122,6 +122,10 @@ def test_the_demo_library_on_the_stack_survives_a_killed_worker(
         local = run_all(sources=["amazon"], select=COLLECTION_ASSETS)
         assert local_vlm.answers == PAGES and not local_vlm.paid_twice()
     partitions = sorted(row.partition for row in local.rows)
+    local_failures = {
+        row.partition: {row.error.split(":", 1)[0]} for row in local.rows if not row.ok
+    }
+    assert all(step.endswith("_rate") for steps in local_failures.values() for step in steps)
     assert partitions == [
         "night-harbor-case-files",
         "star-runners--0000-7fff",
@@ -173,21 +177,34 @@ def test_the_demo_library_on_the_stack_survives_a_killed_worker(
                 return by_partition if done else None
 
             runs = _wait(all_finished, 900, "every partition's run", every_s=3)
-            statuses = {key: run.status for key, run in runs.items()}
-            assert set(statuses.values()) == {dg.DagsterRunStatus.SUCCESS}, statuses
-            restarted = [
-                key
-                for key, run in runs.items()
-                if sum(
-                    1
-                    for record in instance.all_logs(
-                        run.run_id, of_type=dg.DagsterEventType.STEP_START
-                    )
-                    if record.step_key == "amazon__page_text"
-                )
-                == 2
-            ]
-            assert len(restarted) == 1, "the killed step ran again in the same run"
+            restarted = []
+            for key, run in runs.items():
+                events = [record.dagster_event for record in instance.all_logs(run.run_id)]
+                events = [event for event in events if event is not None]
+                materialized = {
+                    event.asset_key.path[-1]
+                    for event in events
+                    if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+                }
+                assert materialized == set(COLLECTION_ASSETS.split(",")), key  # nothing lost
+                starts = [
+                    event.step_key
+                    for event in events
+                    if event.event_type == dg.DagsterEventType.STEP_START
+                ]
+                if starts.count("amazon__page_text") == 2:
+                    restarted.append(key)
+                # The same verdicts as the local run: a check on fake VLM text may fail a
+                # blocking rate (and so the run); no step may fail for any other reason.
+                failed = {
+                    event.step_key
+                    for event in events
+                    if event.event_type == dg.DagsterEventType.STEP_FAILURE
+                }
+                assert failed == local_failures.get(key, set()), (key, failed)
+                expected = dg.DagsterRunStatus.FAILURE if failed else dg.DagsterRunStatus.SUCCESS
+                assert run.status == expected, (key, run.status)
+            assert len(restarted) == 1, "the killed step ran again, in its own run"
         supervisor_log = (stack.config.log_dir / "supervisor.log").read_text()
         assert "is gone; started again" in supervisor_log
         assert all(is_running(r) for r in stack.load_state().processes)
@@ -220,7 +237,8 @@ def test_the_demo_library_on_the_stack_survives_a_killed_worker(
 
         # `comix run` with the stack's variables: the same lake on S3, nothing asked again.
         again = run_all(sources=["amazon"], select="books,pages,page_text")
-        assert again.failed == 0 and sorted(r.partition for r in again.rows) == partitions
+        assert sorted(r.partition for r in again.rows) == partitions
+        assert again.failed == 0, [r.error for r in again.rows]
         assert vlm.answers == PAGES
         assert _s3_files(bucket, "comix/lake") == remote
         assert not (home / "lake").exists() and not (home / "cache" / "page_text.sqlite").exists()
