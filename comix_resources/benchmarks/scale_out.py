@@ -131,10 +131,10 @@ def _run_timings(instance: Any, launched: Mapping[str, float]) -> list[dict[str,
             event = record.dagster_event
             if event is None:
                 continue
-            name = event.event_type_value
-            if name in ("RUN_START", "STEP_START") and name not in stamps:
-                stamps[name] = record.timestamp
-            if name in ("RUN_SUCCESS", "RUN_FAILURE"):
+            kind = event.event_type
+            if kind in (dg.DagsterEventType.RUN_START, dg.DagsterEventType.STEP_START):
+                stamps.setdefault(kind.name, record.timestamp)
+            if kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
                 stamps["RUN_END"] = record.timestamp
         rows.append(
             {
