@@ -22,6 +22,7 @@ from comix_resources.resources import (
     PageTextResource,
     PanelDetectorResource,
 )
+from comix_resources.shards import collection_key
 from comix_resources.sources.registry import source_spec
 from comix_resources.stack.placement import OCR_POOL
 from comix_resources.tables import (
@@ -204,7 +205,7 @@ def build_annotation_assets(
             PANELS.read(store, source, key),
             PAGE_TEXT.read(store, source, key),
             source,
-            key,
+            collection_key(key),  # a shard's pages belong to its collection
         )
         path = DATASPEC.write(store, table, source, key)
         total = max(table.height, 1)

@@ -203,9 +203,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = HOST,
     port: Annotated[int, typer.Option(help="Port of the search page.")] = SEARCH_PORT,
     bundle: Annotated[
-        Path | None, typer.Option(help="Search bundle; default $COMIX_HOME/lake/index.")
+        str | None, typer.Option(help="Search bundle (folder or URL); default the lake's index/.")
     ] = None,
-    lake: Annotated[Path | None, typer.Option(help="Lake root; default $COMIX_HOME/lake.")] = None,
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            help="Lake (folder or URL, s3://...); default COMIX_LAKE_URL or $COMIX_HOME/lake."
+        ),
+    ] = None,
     dagster_url: Annotated[str | None, typer.Option(help="Dagster UI base for links.")] = None,
     mlflow_url: Annotated[str | None, typer.Option(help="MLflow UI base for links.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",

@@ -34,6 +34,7 @@ from comix_resources.resources import (
     PageStreamResource,
     PageTextResource,
     PanelDetectorResource,
+    shared_cache_url,
 )
 from comix_resources.settings import VLM_API_KEY_VARIABLE, ComixSettings
 from comix_resources.sources.registry import SOURCES
@@ -66,6 +67,7 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             transformers_model=settings.vlm_local_model,
             workers=settings.workers,
             cache_dir=str(settings.cache_dir),
+            cache_url=shared_cache_url(settings),
         ),
         "data_quality": DataQualityResource(),
         "mlflow": MlflowResource(
@@ -78,6 +80,7 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             text_encoder=settings.text_encoder,
             vision_encoder=settings.vision_encoder,
             cache_dir=str(settings.cache_dir),
+            cache_url=shared_cache_url(settings),
             embedding_variant=settings.embedding_variant,
             max_epochs=settings.train_max_epochs,
             device=settings.device,
@@ -85,6 +88,7 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
         ),
         "page_stream_model": PageStreamResource(
             cache_dir=str(settings.cache_dir),
+            cache_url=shared_cache_url(settings),
             labels_file=settings.page_type_labels,
             text_encoder=settings.text_encoder,
             vision_encoder=settings.vision_encoder,

@@ -1,14 +1,18 @@
 """``comix run``: discover, add partitions and materialize every partition without the UI.
 
 Runs go through the collection jobs of the code location and are recorded in the persistent
-``$COMIX_HOME`` instance, so they show in the Dagster UI like sensor-launched runs. Each step
-holds a lease (``comix_resources.leases``): a second ``comix run`` on the same home waits for
-the step the first is running and skips it when the first finished it. A source that cannot
-be listed (a broken or locked Calibre database) is a failed row; the other sources go on.
+instance (``DAGSTER_HOME`` when the shell sets one, as ``comix stack env`` does, else
+``$COMIX_HOME/dagster``), so they show in the Dagster UI like sensor-launched runs. They run in
+this process against the configured lake (a folder, or ``COMIX_LAKE_URL`` such as an S3 lake)
+and caches; a large collection runs as its shards, one after the other. Each step holds a lease
+(``comix_resources.leases``): a second ``comix run`` on the same home waits for the step the
+first is running and skips it when the first finished it. A source that cannot be listed (a
+broken or locked Calibre database) is a failed row; the other sources go on.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +28,7 @@ from comix_resources.sources.registry import SOURCES
 if TYPE_CHECKING:
     from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, JobDefinition
 
-    from comix_resources.sources import Collection
+    from comix_resources.shards import PlannedPartition
 
 INTERRUPTED_ERRORS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -95,7 +99,7 @@ class Step:
 
 def plan_steps(
     defs: Definitions,
-    partitions: dict[str, list[Collection]],
+    partitions: dict[str, list[PlannedPartition]],
     select: str | None,
     cross_source: bool,
 ) -> list[Step]:
@@ -118,12 +122,20 @@ def plan_steps(
 
     def per_collection(job_name: Callable[[str], str], names: set[str] | None = None) -> list[Step]:
         steps = []
-        for source, collections in partitions.items():
+        for source, planned in partitions.items():
             job = defs.resolve_job_def(job_name(source))
             keys = selected(job, names)
             steps += [
-                Step(source, c.key, c.name, job, keys, c.key, {"comix/collection": c.name})
-                for c in collections
+                Step(
+                    source,
+                    p.key,
+                    p.collection.name,
+                    job,
+                    keys,
+                    p.key,
+                    {"comix/collection": p.collection.name},
+                )
+                for p in planned
                 if keys
             ]
         return steps
@@ -165,13 +177,19 @@ def run_all(
         raise ValueError(f"unknown source(s) {sorted(unknown)}; choose from {list(SOURCES)}")
     leases = Leases(settings.home / "locks")
     with leases.hold("dagster instance"):  # two runs on a new home would both create it
-        ensure_dagster_home(settings)
+        if not os.environ.get("DAGSTER_HOME"):
+            # A shell that set one (`eval "$(comix stack env)"`) records its runs there.
+            ensure_dagster_home(settings)
         instance = dg.DagsterInstance.get()
     defs = build_definitions(settings)
-    comic_sources = build_resources(settings)["sources"]
     summary = RunSummary()
-    with instance:
-        partitions: dict[str, list[Collection]] = {}
+    # Resolved as a run would see it (its cache URL is an EnvVar until then).
+    with (
+        dg.build_resources({"sources": build_resources(settings)["sources"]}) as resolved,
+        instance,
+    ):
+        comic_sources = resolved.sources
+        partitions: dict[str, list[PlannedPartition]] = {}
         for source in sources or SOURCES:
             comic_source = comic_sources.source(source)
             if comic_source is None:
@@ -180,19 +198,14 @@ def run_all(
                 )
                 continue
             try:
-                collections = comic_source.collections()
+                partitions[source] = _plan_source(
+                    instance, COLLECTION_PARTITIONS[source].name, comic_sources, comic_source
+                )
             except SourceUnavailable as error:
                 console.print(f"[red]{error}")
                 summary.rows.append(
                     PartitionOutcome(source, "-", "discovery", False, 0, 0, 0, 0.0, str(error))
                 )
-                continue
-            partitions_def = COLLECTION_PARTITIONS[source]
-            known = set(instance.get_dynamic_partitions(partitions_def.name))
-            new = [c.key for c in collections if c.key not in known]
-            if new:
-                instance.add_dynamic_partitions(partitions_def.name, new)
-            partitions[source] = collections
         steps = plan_steps(defs, partitions, select, cross_source=not sources)
         with Progress(
             TextColumn("{task.description}"),
@@ -250,6 +263,28 @@ def _leased_step(
         # Dagster turns SIGINT/SIGTERM into a failed step; the user asked the whole run to stop.
         raise KeyboardInterrupt(f"interrupted during {step.source}/{step.partition} ({step.name})")
     return outcome
+
+
+def _plan_source(
+    instance: DagsterInstance, partitions_name: str, comic_sources, comic_source
+) -> list[PlannedPartition]:
+    """Every collection's partitions (a large one's shards, as the sensor plans them), added
+    to the instance; keys a collection no longer has (it became shards) are removed."""
+    from comix_resources.shards import collection_key
+
+    known = set(instance.get_dynamic_partitions(partitions_name))
+    planned = [
+        partition
+        for collection in comic_source.collections()
+        for partition in comic_sources.plan(collection, known)
+    ]
+    keys = {p.key for p in planned}
+    collections = {collection_key(k) for k in keys}
+    if new := sorted(keys - known):
+        instance.add_dynamic_partitions(partitions_name, new)
+    for stale in sorted(k for k in known - keys if collection_key(k) in collections):
+        instance.delete_dynamic_partition(partitions_name, stale)
+    return planned
 
 
 def _run_step(instance: DagsterInstance, step: Step) -> PartitionOutcome:

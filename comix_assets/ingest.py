@@ -7,7 +7,7 @@ never writes them), so lineage starts where the user's library does.
 import dagster as dg
 import polars as pl
 
-from comix_assets.common import CONTENT_DIGEST, OWNERS, resolve_collection
+from comix_assets.common import CONTENT_DIGEST, OWNERS, resolve_collection, shard_metadata
 from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.books import (
     STATUS_OK,
@@ -69,12 +69,13 @@ def build_ingest_assets(source: str) -> list[dg.AssetsDefinition]:
         fingerprints = sources.fingerprints()
         table = build_books_table(source, collection, fingerprints, extraction.limits())
         store = lake.lake()
-        path = BOOKS.write(store, table, source, collection.key)
+        path = BOOKS.write(store, table, source, context.partition_key)
         failed = table.filter(pl.col("status") == "error").height
         context.log.info(f"{collection.name}: {table.height} books, {failed} failed")
         return dg.MaterializeResult(
             metadata={
                 "collection": collection.name,
+                **shard_metadata(context.partition_key),
                 # What the discovery sensor compares, so it skips what is already done.
                 CONTENT_DIGEST: content_digest(collection, fingerprints, cached_only=True) or "",
                 "books": table.height,

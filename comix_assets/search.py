@@ -5,6 +5,7 @@ import numpy as np
 import polars as pl
 
 from comix_assets.common import OWNERS
+from comix_assets.partitions import COLLECTION_PARTITIONS
 from comix_resources.analysis import (
     cluster,
     cluster_table,
@@ -41,8 +42,15 @@ EMBEDDINGS_DEPS = [
 QUALITY_COLUMNS = ("page_id", "is_comic", "is_spread", "mean_brightness", "text_area_fraction")
 
 
-def _partitions(lake: Lake) -> list[EmbeddingPartition]:
-    partitions = list(open_all(lake.url(lake.root)))
+def _partitions(context: dg.AssetExecutionContext, lake: Lake) -> list[EmbeddingPartition]:
+    """The embedded partitions the instance has now: every collection, every shard of a split
+    one, and not the groups of keys it dropped (a collection before it was split)."""
+    current = {
+        (source, key)
+        for source in SOURCES
+        for key in context.instance.get_dynamic_partitions(COLLECTION_PARTITIONS[source].name)
+    }
+    partitions = [p for p in open_all(lake.url(lake.root)) if p.partition in current]
     if not partitions:
         raise dg.Failure("no embeddings yet: materialize <source>/embeddings first")
     return partitions
@@ -53,7 +61,7 @@ def _one_model(partitions: list[EmbeddingPartition]) -> dict:
     by_model: dict[tuple, list[str]] = {}
     for part in partitions:
         key = (part.attrs.get("model_name"), part.attrs.get("model_version"))
-        by_model.setdefault(key, []).append(f"{part.source}/{part.collection}")
+        by_model.setdefault(key, []).append("/".join(part.partition))
     if len(by_model) > 1:
         newest = max(by_model, key=lambda k: (str(k[0]), int(k[1] or 0)))
         stale = sorted(p for k, names in by_model.items() if k != newest for p in names)
@@ -83,7 +91,7 @@ def embedding_index(
     context: dg.AssetExecutionContext, lake: LakeResource, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
     store = lake.lake()
-    partitions = _partitions(store)
+    partitions = _partitions(context, store)
     lineage = _one_model(partitions)
     page_ids = [p for part in partitions for p in part.ids["page_id"]]
     panel_vectors, panel_ids = [], []
@@ -92,7 +100,7 @@ def embedding_index(
         panel_vectors.append(part.panel_embeddings[pages, slots])
         ids = part.ids["page_id"]
         panel_ids += [f"{ids[p]}:{s}" for p, s in zip(pages.tolist(), slots.tolist(), strict=True)]
-    catalog = corpus_catalog(store, [(p.source, p.collection) for p in partitions])
+    catalog = corpus_catalog(store, [p.partition for p in partitions])
     model = load_model(mlflow.tracker(), lineage["variant"], int(lineage["model_version"]))
     index_path = SEARCH_INDEX.path(store)
     write_search_bundle(
@@ -134,7 +142,7 @@ def _page_kinds(lake: Lake, partitions: list[EmbeddingPartition]) -> pl.DataFram
     frames = []
     for part in partitions:
         ids = pl.DataFrame({"page_id": part.ids["page_id"], "source": part.ids["source"]})
-        quality = PAGE_QUALITY.read_if_exists(lake, part.source, part.collection)
+        quality = PAGE_QUALITY.read_if_exists(lake, *part.partition)
         if quality is not None:
             columns = [c for c in QUALITY_COLUMNS if c in quality.columns]
             ids = ids.join(quality.select(columns), on="page_id", how="left", maintain_order="left")
@@ -149,7 +157,7 @@ def _vision_only(
     without text, layout or anything learned (encoder outputs come from the feature cache)."""
     vectors = []
     for part in partitions:
-        table = DATASPEC.read(lake, part.source, part.collection)
+        table = DATASPEC.read(lake, *part.partition)
         order = {page_id: i for i, page_id in enumerate(table["page_id"].to_list())}
         table = table[[order[p] for p in part.ids["page_id"]]]
         features = model.encode(lake, table, whole_page=True)
@@ -177,7 +185,7 @@ def embedding_map(
     from sklearn.metrics import adjusted_rand_score
 
     store = lake.lake()
-    partitions = _partitions(store)
+    partitions = _partitions(context, store)
     vectors = np.concatenate([p.page_embeddings for p in partitions])
     pages = _page_kinds(store, partitions)
     coords = compute_map(vectors, seed=model.seed)
@@ -210,7 +218,7 @@ def embedding_map(
     images = {
         row["page_id"]: row["image_path"]
         for part in partitions
-        for row in PAGES.read(store, part.source, part.collection)
+        for row in PAGES.read(store, *part.partition)
         .select("page_id", pl.col("path").alias("image_path"))
         .iter_rows(named=True)
     }

@@ -32,6 +32,8 @@ import fsspec
 import polars as pl
 from fsspec.implementations.local import LocalFileSystem
 
+from comix_resources.shards import lake_folder
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -54,8 +56,10 @@ class Lake:
                 raise ValueError(f"unsafe lake path component: {part!r}")
         return "/".join([self.root, *[p.strip("/") for p in parts]])
 
-    def partition_path(self, source: str, collection: str, *parts: str) -> str:
-        return self.path(source, collection, *parts)
+    def partition_path(self, source: str, partition: str, *parts: str) -> str:
+        """A path of one partition: ``<source>/<collection>/...``, or for a shard of a large
+        collection ``<source>/<collection>/shards/<range>/...`` (``comix_resources.shards``)."""
+        return self.path(source, *lake_folder(partition), *parts)
 
     def url(self, path: str) -> str:
         return path if self.is_local else self.fs.unstrip_protocol(path)

@@ -5,13 +5,16 @@ Defaults come from ``ComixSettings`` (each written once, there); the work is the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from comix_resources.cache_store import cache_location
 from comix_resources.closure_lite.config import ClosureLiteConfig
 from comix_resources.closure_lite.encoding import PanelCrops
 from comix_resources.closure_lite.features import PanelFeatures
@@ -23,12 +26,21 @@ from comix_resources.lake import Lake
 from comix_resources.page_stream.config import PageStreamConfig
 from comix_resources.pages import ExtractionLimits
 from comix_resources.quality import QualityThresholds
-from comix_resources.settings import ComixSettings
-from comix_resources.sources import ComicSource
+from comix_resources.settings import CACHE_URL_VARIABLE, ComixSettings
+from comix_resources.sources import Collection, ComicSource
 from comix_resources.sources.registry import source_spec
 from comix_resources.text import OcrEngine, OpenAIEngine, TextCache, TextCascade, TransformersEngine
 from comix_resources.text.cascade import DEFAULT_MAX_CONCURRENCY
 from comix_resources.tracking import Tracker, sqlite_tracking_uri
+
+if TYPE_CHECKING:
+    from comix_resources.shards import PlannedPartition
+
+
+def shared_cache_url(settings: ComixSettings) -> str:
+    """``COMIX_CACHE_URL`` as an ``EnvVar`` (it holds a password: the UI shows only the
+    variable's name), or "" for the SQLite files under ``$COMIX_HOME/cache``."""
+    return dg.EnvVar(CACHE_URL_VARIABLE) if settings.cache_url else ""  # type: ignore[return-value]
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -47,6 +59,8 @@ class ComicSourcesResource(dg.ConfigurableResource):
     calibre_collection_by: str = ComixSettings.calibre_collection_by
     page_name_pattern: str = ComixSettings.page_name_pattern
     cache_dir: str
+    cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
+    shard_pages: int = ComixSettings.shard_pages
 
     def source(self, name: str) -> ComicSource | None:
         spec = source_spec(name)
@@ -55,11 +69,33 @@ class ComicSourcesResource(dg.ConfigurableResource):
             return None
         return spec.open(Path(root), self.calibre_collection_by, self.page_name_pattern)
 
+    def partition(self, name: str, partition_key: str) -> Collection:
+        """The collection, or shard of one, behind a partition key; KeyError if unknown."""
+        from comix_resources.shards import shard_of, split_key
+
+        comic_source = self.source(name)
+        if comic_source is None:
+            raise KeyError(f"source {name!r} is not configured")
+        collection, prefixes = split_key(partition_key)
+        return shard_of(comic_source.collection(collection), prefixes, self.fingerprints())
+
+    def plan(
+        self, collection: Collection, current_keys: Iterable[str], deadline: float | None = None
+    ) -> list[PlannedPartition]:
+        """The collection's partitions: itself, or its shards (``comix_resources.shards``)."""
+        from comix_resources.shards import plan_partitions
+
+        return plan_partitions(
+            collection, self.fingerprints(), self.shard_pages, current_keys, deadline=deadline
+        )
+
     def root_variable(self, name: str) -> str:
         return source_spec(name).root_variable
 
     def fingerprints(self) -> FingerprintCache:
-        return FingerprintCache(Path(self.cache_dir) / "fingerprints.sqlite")
+        return FingerprintCache(
+            cache_location(self.cache_url, self.cache_dir, "fingerprints.sqlite")
+        )
 
     @classmethod
     def from_settings(cls, settings: ComixSettings) -> ComicSourcesResource:
@@ -68,6 +104,8 @@ class ComicSourcesResource(dg.ConfigurableResource):
             calibre_collection_by=settings.calibre_collection_by,
             page_name_pattern=settings.page_name_pattern,
             cache_dir=str(settings.cache_dir),
+            cache_url=shared_cache_url(settings),
+            shard_pages=settings.shard_pages,
         )
 
 
@@ -194,6 +232,7 @@ class PageTextResource(dg.ConfigurableResource):
         default=0, description="Processes for the per-page work; 0: COMIX_WORKERS or every core."
     )
     cache_dir: str
+    cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
 
     def build(self) -> TextCascade:
         builders = {
@@ -212,7 +251,7 @@ class PageTextResource(dg.ConfigurableResource):
         unknown = [name for name in self.engines if name not in builders]
         if unknown or not self.engines:
             raise ValueError(f"unknown text engine(s) {unknown}; choose from {list(builders)}")
-        cache = TextCache(Path(self.cache_dir) / "page_text.sqlite")
+        cache = TextCache(cache_location(self.cache_url, self.cache_dir, "page_text.sqlite"))
         return TextCascade(
             [builders[name]() for name in self.engines],
             cache=cache,
@@ -283,6 +322,7 @@ class ClosureLiteResource(dg.ConfigurableResource):
         description="Fine-tune the EfficientNet-Lite0 vision encoder on panel crops (GPU).",
     )
     cache_dir: str
+    cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
     embedding_variant: str = Field(
         default=ComixSettings.embedding_variant,
         description="Variant whose champion embeds the corpus.",
@@ -311,7 +351,10 @@ class ClosureLiteResource(dg.ConfigurableResource):
             vision_model=self.vision_encoder,
             device=self.device,
             threads=self.threads,
-            cache_path=str(Path(self.cache_dir) / "closure_lite_features.sqlite"),
+            cache_path=cache_location(
+                self.cache_url, self.cache_dir, "closure_lite_features.sqlite"
+            ),
+            cache_name="closure_lite_features",
         )
 
     def crops(self, lake: Lake, table: pl.DataFrame) -> PanelCrops | None:
@@ -339,6 +382,7 @@ class PageStreamResource(dg.ConfigurableResource):
     with Closure Lite (and their cache)."""
 
     cache_dir: str
+    cache_url: str = ""  # a database every worker shares (EnvVar); "": SQLite in cache_dir
     labels_file: str = Field(
         default=ComixSettings.page_type_labels,
         description="A CoSMo split file keyed by book_id (format: comix_resources.page_stream."
@@ -368,6 +412,9 @@ class PageStreamResource(dg.ConfigurableResource):
             vision_model=self.vision_encoder,
             device=self.device,
             threads=self.threads,
-            cache_path=str(Path(self.cache_dir) / "page_stream_features.sqlite"),
+            cache_path=cache_location(
+                self.cache_url, self.cache_dir, "page_stream_features.sqlite"
+            ),
+            cache_name="page_stream_features",
         )
         return encode_lake_books(lake, rows, settings)

@@ -19,9 +19,18 @@ from comix_resources.closure_lite.config import ClosureLiteConfig
 from comix_resources.sources.loose_pages import compile_page_name_pattern
 from comix_resources.sources.registry import SOURCE_SPECS, SOURCES
 
-__all__ = ["SOURCES", "VARIABLES", "VLM_API_KEY_VARIABLE", "ComixSettings", "Variable"]
+__all__ = [
+    "CACHE_URL_VARIABLE",
+    "SOURCES",
+    "VARIABLES",
+    "VLM_API_KEY_VARIABLE",
+    "ComixSettings",
+    "Variable",
+]
 
 VLM_API_KEY_VARIABLE = "COMIX_VLM_API_KEY"
+# Holds a password: resources read it through dagster.EnvVar, so the UI never shows it.
+CACHE_URL_VARIABLE = "COMIX_CACHE_URL"
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -71,6 +80,11 @@ class ComixSettings:
     lake_location: str = ""
     mlflow_tracking: str = ""
     mlflow_artifacts_location: str = ""
+    # The caches every worker must share (page text, encoder features, file fingerprints): a
+    # PostgreSQL URL; "" keeps them in SQLite files under `cache/`.
+    cache_url: str = ""
+    # A collection with more pages than this is split into shards by book id (shards.py).
+    shard_pages: int = 3000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ComixSettings:
@@ -280,6 +294,19 @@ VARIABLES: tuple[Variable, ...] = (
         "where MLflow artifacts go (`s3://comix/mlartifacts`); unset: `$COMIX_HOME/mlartifacts`, "
         "or the server's own choice",
     ),
+    Variable(
+        CACHE_URL_VARIABLE,
+        "cache_url",
+        "PostgreSQL URL (`postgresql+psycopg2://...`) of the caches every worker shares (page "
+        "text, encoder features, fingerprints), read through `dagster.EnvVar`; unset: SQLite "
+        "files in `$COMIX_HOME/cache`",
+    ),
+    Variable(
+        "COMIX_SHARD_PAGES",
+        "shard_pages",
+        "pages per partition: a larger collection is split into shards by book id, one run "
+        "each (`<collection>--<range>`)",
+    ),
 )
 
 
@@ -288,8 +315,13 @@ def _parse(name: str, raw: str) -> Any:
         return Path(raw).expanduser().resolve()
     if name in ("rtl_collections", "text_engines"):
         return tuple(part.strip() for part in raw.split(",") if part.strip()) or _DEFAULTS[name]
-    if name in ("train_max_epochs", "workers"):
+    if name == "workers":
         return int(raw)
+    if name in ("train_max_epochs", "shard_pages"):
+        value = int(raw)
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {raw!r}")
+        return value
     if name == "finetune_vision":
         return raw.lower() in _TRUE
     if name in ("mlflow_ui", "dagster_ui"):

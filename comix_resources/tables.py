@@ -7,7 +7,9 @@ an ``s3://`` lake works the same as a folder.
 
 Per collection, under ``<source>/<collection>/``: ``books``, ``pages`` (plus the page images
 in ``pages/<book_id>/``), ``panels`` (plus ``panels.coco.json``), ``page_text``, ``dataspec``,
-``page_quality``, ``page_types``. Across sources: ``training_pages`` (``training/``),
+``page_quality``, ``page_types``; a shard of a large collection (``comix_resources.shards``)
+has them under ``<source>/<collection>/shards/<range>/`` and shares the collection's page
+images. Across sources: ``training_pages`` (``training/``),
 ``embedding_map`` and ``clusters`` (``analysis/``).
 """
 
@@ -20,11 +22,14 @@ from typing import TYPE_CHECKING, Literal
 import polars as pl
 
 from comix_resources.page_classes import PAGE_CLASSES
+from comix_resources.shards import collection_key, lake_folder
 
 if TYPE_CHECKING:
     from comix_resources.lake import Lake
 
-Scope = Literal["partition", "corpus"]
+# Where a file lives: in its partition's folder; in its collection's folder, shared by the
+# collection's shards (page images); once for the corpus.
+Scope = Literal["partition", "collection", "corpus"]
 
 
 class MissingTableError(FileNotFoundError):
@@ -45,6 +50,8 @@ class LakeFile:
             return lake.path(self.file)
         if source is None or collection is None:
             raise ValueError(f"{self.name} lives in a collection: pass source and collection")
+        if self.scope == "collection":
+            return lake.path(source, collection_key(collection), self.file)
         return lake.partition_path(source, collection, self.file)
 
     def exists(self, lake: Lake, source: str | None = None, collection: str | None = None) -> bool:
@@ -54,7 +61,13 @@ class LakeFile:
         """The lake-relative place, for messages: ``amazon/x/books.parquet``."""
         if self.scope == "corpus":
             return self.file
-        return f"{source or '<source>'}/{collection or '<collection>'}/{self.file}"
+        if collection is None:
+            folder = "<collection>"
+        elif self.scope == "collection":
+            folder = collection_key(collection)
+        else:
+            folder = "/".join(lake_folder(collection))
+        return f"{source or '<source>'}/{folder}/{self.file}"
 
 
 @dataclass(frozen=True)
@@ -164,7 +177,12 @@ BOOKS = LakeTable(
     key=("relative_path",),
 )
 
-PAGE_IMAGES = LakeFile("page_images", "pages", "page images: pages/<book_id>/<index:04d>.<ext>")
+PAGE_IMAGES = LakeFile(
+    "page_images",
+    "pages",
+    "page images: pages/<book_id>/<index:04d>.<ext>, shared by a collection's shards",
+    "collection",
+)
 
 PAGES = LakeTable(
     "pages",

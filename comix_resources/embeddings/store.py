@@ -275,6 +275,13 @@ class EmbeddingPartition:
     def collection(self) -> str:
         return str(self.ids["collection"][0]) if len(self) else ""
 
+    @property
+    def partition(self) -> tuple[str, str]:
+        """``(source, partition key)`` the group was written for (where it lies): the partition
+        key is the collection's, or a shard's of a large collection."""
+        source, key = self.path.rstrip("/").rsplit("/", 2)[-2:]
+        return source, key
+
     def __len__(self) -> int:
         return int(self.group["page_id"].shape[0])
 

@@ -52,7 +52,8 @@ class EncoderSettings:
     vision_model: str = ""  # hub id or local path; "" = EfficientNet-Lite0 from PyPI
     device: str = "cpu"
     threads: int = 2  # torch CPU threads
-    cache_path: str | None = None  # SQLite file; None keeps the cache in memory
+    cache_path: str | None = None  # SQLite file or database URL; None keeps it in memory
+    cache_name: str = "features"  # the cache's table in a shared database
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def open_encoders(
     import torch
 
     torch.set_num_threads(settings.threads)
-    cache = FeatureCache(settings.cache_path)
+    cache = FeatureCache(settings.cache_path, settings.cache_name)
     try:
         yield OpenEncoders(
             text=TextEncoder(settings.text_model or None, device=settings.device),

@@ -2,55 +2,50 @@
 
 from __future__ import annotations
 
-import sqlite3
+import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 
+from comix_resources.cache_store import CacheTable
 from comix_resources.encoders.frozen import Encoder
 
 
 class FeatureCache:
-    """Encoder outputs keyed by (encoder id, content sha256), in SQLite.
+    """Encoder outputs keyed by (encoder id, content sha256).
 
     Content keys (the crop's pixels, the panel's text) make a re-run, a re-detected but
     identical panel, or a repeated caption hit the cache; the encoder id keeps features of
-    different models apart. ``path=None`` keeps the cache in memory.
+    different models apart. ``location`` is a SQLite file, a database URL shared by every
+    worker (``comix_resources.cache_store``; there the cache is the table ``name``), or None
+    for a cache in memory.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path is not None else ":memory:")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS features "
-            "(encoder TEXT, key TEXT, vector BLOB, PRIMARY KEY (encoder, key))"
+    def __init__(
+        self, location: str | os.PathLike[str] | None = None, name: str = "features"
+    ) -> None:
+        self._table = CacheTable(
+            location,
+            name,
+            {"encoder": sa.String(), "key": sa.String()},
+            {"vector": sa.LargeBinary()},
+            sqlite_table="features",
         )
 
     def get_many(self, encoder: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):  # SQLite's bound-parameter limit
-            chunk = unique[start : start + 500]
-            rows = self._db.execute(
-                f"SELECT key, vector FROM features WHERE encoder = ? AND key IN "
-                f"({','.join('?' * len(chunk))})",
-                [encoder, *chunk],
-            )
-            found.update({k: np.frombuffer(v, dtype=np.float32) for k, v in rows})
-        return found
+        rows = self._table.get_many({"encoder": encoder}, "key", keys)
+        return {k: np.frombuffer(row["vector"], dtype=np.float32) for k, row in rows.items()}
 
     def put_many(self, encoder: str, items: dict[str, np.ndarray]) -> None:
-        self._db.executemany(
-            "INSERT OR REPLACE INTO features VALUES (?, ?, ?)",
-            [(encoder, k, np.asarray(v, np.float32).tobytes()) for k, v in items.items()],
+        self._table.put_many(
+            {"encoder": encoder, "key": k, "vector": np.asarray(v, np.float32).tobytes()}
+            for k, v in items.items()
         )
-        self._db.commit()
 
     def close(self) -> None:
-        self._db.close()
+        self._table.close()
 
 
 def cached_encode(

@@ -27,8 +27,10 @@ the web app joins it when present (``load_embedding_map``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from comix_resources.ids import sha256_bytes, sha256_file
 from comix_resources.lake import Lake
 from comix_resources.search.index import Kind, VectorIndex, build_index
 from comix_resources.tables import EMBEDDING_MAP, SEARCH_INDEX
@@ -62,6 +65,8 @@ CATALOG_SCHEMA: dict[str, pl.DataType] = {
     "book_id": pl.String(),
     "source": pl.String(),
     "collection": pl.String(),
+    # The Dagster partition the page was made in: the collection, or one of its shards.
+    "partition": pl.String(),
     "page_index": pl.Int32(),
     "image_path": pl.String(),  # lake-relative: <source>/<collection>/pages/<book>/<i>.<ext>
     "width": pl.Int32(),
@@ -102,9 +107,12 @@ def conform_catalog(catalog: pl.DataFrame) -> pl.DataFrame:
     """The catalog in ``CATALOG_SCHEMA`` column order and types; ValueError when it cannot be.
 
     ``text`` may be missing (it is rebuilt from the panels' text), as may ``page_type``
-    (all null) and ``is_comic`` (all true); every other column is required.
+    (all null), ``is_comic`` (all true) and ``partition`` (the collection: one that is not
+    split into shards is its own partition); every other column is required.
     """
     frame = catalog
+    if "partition" not in frame.columns and "collection" in frame.columns:
+        frame = frame.with_columns(pl.col("collection").alias("partition"))
     if "page_type" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("page_type"))
     if "is_comic" not in frame.columns:
@@ -221,6 +229,13 @@ def write_search_bundle(
             "panel_index_kind": panel_index.kind,
             "page_index_recall_at_10": page_index.recall,
             "panel_index_recall_at_10": panel_index.recall,
+            # What a reader of an object store checks its copy against (fetch_search_bundle):
+            # an upload replaces files one by one, and a copy taken meanwhile is torn.
+            "files": {
+                path.relative_to(folder).as_posix(): sha256_file(path)
+                for path in sorted(folder.rglob("*"))
+                if path.is_file()
+            },
         }
         # Last, so that on object stores (no folder rename) its presence means "complete".
         (folder / MANIFEST).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
@@ -237,6 +252,55 @@ def write_search_bundle(
             write(Path(scratch))
             lake.upload_folder(scratch, target, last=MANIFEST)
     return directory
+
+
+def fetch_search_bundle(location: Path | str, cache_dir: Path, attempts: int = 5) -> Path:
+    """A local folder with the complete bundle at ``location``: the folder itself when it is
+    local; for an object store (``s3://bucket/lake/index``) a copy under ``cache_dir``, made once
+    per published manifest and checked file by file against the digests it lists.
+
+    The indexes are memory-mapped and the model is read from files, so the search page needs
+    them on its own disk. A copy that a new publication tore (its files changed while they
+    were copied) is thrown away and taken again; older copies are removed once a new one is
+    complete. Raises FileNotFoundError when nothing is published there.
+    """
+    parent, _, name = str(location).rstrip("/").rpartition("/")
+    lake = Lake(parent or ".")
+    remote = lake.path(name)
+    if lake.is_local:
+        return Path(remote)
+    manifest_path = f"{remote}/{MANIFEST}"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(attempts):
+        if not lake.exists(manifest_path):
+            raise FileNotFoundError(f"{location} holds no complete search bundle ({MANIFEST})")
+        published = lake.read_bytes(manifest_path)
+        target = cache_dir / sha256_bytes(published)[:16]
+        if (target / MANIFEST).is_file():
+            return target
+        expected = json.loads(published).get("files", {})
+        scratch = cache_dir / f".tmp-{uuid.uuid4().hex}"
+        for found in lake.fs.find(remote):
+            relative = found[len(remote) + 1 :]
+            if relative != MANIFEST:
+                (scratch / relative).parent.mkdir(parents=True, exist_ok=True)
+                lake.fs.get_file(found, str(scratch / relative))
+        copied = {
+            path.relative_to(scratch).as_posix(): sha256_file(path)
+            for path in scratch.rglob("*")
+            if path.is_file()
+        }
+        if copied == expected and lake.read_bytes(manifest_path) == published:
+            (scratch / MANIFEST).write_bytes(published)  # last: the copy is complete
+            os.replace(scratch, target)
+            for old in cache_dir.iterdir():
+                if old != target:
+                    shutil.rmtree(old, ignore_errors=True)
+            return target
+        shutil.rmtree(scratch, ignore_errors=True)
+    raise RuntimeError(
+        f"the search bundle at {location} changed every time it was copied ({attempts} tries)"
+    )
 
 
 @dataclass

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from comix_resources.stack.placement import STEP_LEASE_S
+
 HOST = "127.0.0.1"
 # Ports of the local stack; 0 (or ``comix stack up --free-ports``) picks free ones.
 DEFAULT_PORTS: dict[str, int] = {
@@ -36,12 +38,15 @@ BUCKET = "comix"
 DEFAULT_LAKE_URL = f"s3://{BUCKET}/lake"
 DEFAULT_MLFLOW_ARTIFACTS = f"s3://{BUCKET}/mlartifacts"
 PG_USER = "comix"
-DATABASES = ("dagster", "mlflow")
+# The process that restarts dead workers (stack/supervise.py), by its record's name.
+SUPERVISOR = "supervisor"
+DATABASES = ("dagster", "mlflow", "cache")
 
 # The variables every stack process shares (and `comix stack env` prints).
 DAGSTER_PG_URL = "COMIX_DAGSTER_PG_URL"
 MLFLOW_BACKEND_URI = "COMIX_MLFLOW_BACKEND_STORE_URI"
 MLFLOW_TRACKING_URI = "COMIX_MLFLOW_TRACKING_URI"
+CACHE_URL = "COMIX_CACHE_URL"
 BROKER_URL = "COMIX_CELERY_BROKER_URL"
 BACKEND_URL = "COMIX_CELERY_BACKEND_URL"
 S3_ENDPOINT = "AWS_ENDPOINT_URL"
@@ -76,6 +81,8 @@ class StackConfig:
     # Servers a team already runs (empty: the stack starts its own).
     external: dict[str, str] = field(default_factory=dict)
     run_start_timeout_s: int = 300
+    # A dead worker's step runs again this long after its last lease renewal (lease.py).
+    step_lease_s: int = STEP_LEASE_S
 
     @classmethod
     def from_env(
@@ -94,6 +101,7 @@ class StackConfig:
                 DAGSTER_PG_URL,
                 MLFLOW_BACKEND_URI,
                 MLFLOW_TRACKING_URI,
+                CACHE_URL,
                 BROKER_URL,
                 BACKEND_URL,
                 S3_ENDPOINT,
@@ -112,6 +120,7 @@ class StackConfig:
             mlflow_artifacts=env.get("COMIX_MLFLOW_ARTIFACTS", "").strip()
             or DEFAULT_MLFLOW_ARTIFACTS,
             external=external,
+            step_lease_s=max(_count(env, "COMIX_STACK_STEP_LEASE_S", STEP_LEASE_S), 4),
         )
 
     # -- places -----------------------------------------------------------------------------
@@ -168,10 +177,14 @@ class StackConfig:
         Dagster's storage opens a connection per operation (SQLAlchemy ``NullPool``), so each
         process holds a few at a time: the webserver, the daemon (its threads) and every run
         worker and step worker; MLflow's server keeps its own pool (capped to 2 + 4 in the
-        stack). Beyond the budget a connection fails at once instead of slowing everyone.
+        stack), and every process that opens a shared cache keeps one more pool of at most
+        ``cache_store.POOL_SIZE + POOL_OVERFLOW``. Beyond the budget a connection fails at once
+        instead of slowing everyone.
         """
+        from comix_resources.cache_store import POOL_OVERFLOW, POOL_SIZE
+
         processes = 2 + self.max_concurrent_runs + self.worker_slots
-        return max(100, 20 + 6 * processes + 10)
+        return max(100, 20 + (6 + POOL_SIZE + POOL_OVERFLOW) * processes + 10)
 
     @property
     def buckets(self) -> list[str]:

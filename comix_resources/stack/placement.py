@@ -50,15 +50,24 @@ def text_pool(engines: Sequence[str]) -> str:
     return OCR_POOL
 
 
+# How long a dead worker's step waits before another worker runs it (see stack/lease.py).
+STEP_LEASE_S = 120
+
+
 def celery_config(
     broker_variable: str = "COMIX_CELERY_BROKER_URL",
     backend_variable: str = "COMIX_CELERY_BACKEND_URL",
+    lease_s: int = STEP_LEASE_S,
 ) -> dict[str, Any]:
     """The ``celery_executor`` config block, URLs read from the environment at run time.
 
-    Steps without a queue tag go to ``cpu``. ``acks_late`` with ``reject_on_worker_lost``
-    puts a step back on its queue when the worker running it dies, instead of losing it.
+    Steps without a queue tag go to ``cpu``. A step is acknowledged only once it is done
+    (``acks_late``), and its message is leased: a worker renews the lease while it runs the
+    step (``stack/lease.py``), so a step whose worker died is swept back to its queue
+    ``lease_s`` after the last renewal, by the next idle worker's sweep (every
+    ``restore_s``), and never while its worker still runs it.
     """
+    restore_s = max(1, min(10, lease_s // 4))
     return {
         "broker": {"env": broker_variable},
         "backend": {"env": backend_variable},
@@ -73,8 +82,10 @@ def celery_config(
                 "interval_start": 0,
                 "interval_step": 0.2,
                 "interval_max": 0.5,
-                # ...and Redis redelivers an unacknowledged step after this: longer than a step.
-                "visibility_timeout": 6 * 3600,
+                # ...and an unacknowledged step whose lease ran out goes back to its queue.
+                "visibility_timeout": lease_s,
+                "unacked_restore_interval": restore_s,
+                "unacked_restore_throttle": 1,  # sweep at every interval, not every tenth
             },
         },
     }

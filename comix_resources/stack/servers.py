@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from comix_resources.stack.config import DATABASES, HOST, PG_USER
+from comix_resources.stack.config import DATABASES, HOST, PG_USER, SUPERVISOR
 from comix_resources.stack.processes import ProcessRecord, launch, run_as, wait_until
 
 POSTGRES_USER_WHEN_ROOT = "postgres"  # Debian's `postgresql` package creates it
@@ -358,6 +358,9 @@ def start_celery_worker(
             queue,
             "-n",
             name,
+            # Renews the lease on the step it runs (see lease.py).
+            "-i",
+            "comix_resources.stack.lease",
             "--",
             "--pool=solo",
         ],
@@ -372,6 +375,24 @@ def start_celery_worker(
             return b" ready." in handle.read()
 
     return _ready_when(record, consuming, 120, "worker")
+
+
+def start_supervisor(home: Path, log: Path, env: Mapping) -> Launched:
+    """The process that starts dead workers again (``comix_resources.stack.supervise``)."""
+    offset = log.stat().st_size if log.exists() else 0
+    record = launch(
+        SUPERVISOR,
+        [sys.executable, "-m", "comix_resources.stack.supervise", str(home)],
+        log,
+        env,
+    )
+
+    def supervising() -> bool:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            return b"supervising" in handle.read()
+
+    return _ready_when(record, supervising, 60, "supervision")
 
 
 def _ready_when(

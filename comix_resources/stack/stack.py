@@ -27,6 +27,7 @@ from comix_resources.stack import servers
 from comix_resources.stack.config import (
     BACKEND_URL,
     BROKER_URL,
+    CACHE_URL,
     DAGSTER_PG_URL,
     HOST,
     MLFLOW_BACKEND_URI,
@@ -34,6 +35,7 @@ from comix_resources.stack.config import (
     S3_ENDPOINT,
     S3_KEY,
     S3_SECRET,
+    SUPERVISOR,
     StackConfig,
     load_secrets,
     redact_url,
@@ -107,7 +109,7 @@ class Stack:
             return None
         return StackState.from_json(json.loads(self.config.state_file.read_text()))
 
-    def _save(self, state: StackState) -> None:
+    def save_state(self, state: StackState) -> None:
         self.config.directory.mkdir(parents=True, exist_ok=True)
         partial = self.config.state_file.with_suffix(".partial")
         partial.write_text(json.dumps(state.to_json(), indent=1))
@@ -120,13 +122,18 @@ class Stack:
         config, ports, external = self.config, state.ports, self.config.external
         secret = load_secrets(config.directory)
         pg_password = secret["postgres_password"]
+        own_postgres = servers.postgres_url(ports["postgres"], pg_password, "dagster")
         env = {
             "COMIX_HOME": str(config.home),
             "DAGSTER_HOME": str(config.dagster_home),
             "COMIX_EXECUTOR": "celery",
             "COMIX_LAKE_URL": config.lake_url,
-            DAGSTER_PG_URL: external.get(DAGSTER_PG_URL)
-            or servers.postgres_url(ports["postgres"], pg_password, "dagster"),
+            DAGSTER_PG_URL: external.get(DAGSTER_PG_URL) or own_postgres,
+            # The caches every worker shares: their own database on the stack's PostgreSQL;
+            # on a team's, tables beside Dagster's unless COMIX_CACHE_URL says where.
+            CACHE_URL: external.get(CACHE_URL)
+            or external.get(DAGSTER_PG_URL)
+            or servers.postgres_url(ports["postgres"], pg_password, "cache"),
             BROKER_URL: external.get(BROKER_URL) or f"redis://{HOST}:{ports['redis']}/0",
             BACKEND_URL: external.get(BACKEND_URL)
             or external.get(BROKER_URL)
@@ -168,7 +175,7 @@ class Stack:
                 "for an MLflow server you run)"
             )
         state = StackState(ports=self._resolve_ports(), started_at=time.time())
-        self._save(state)
+        self.save_state(state)
         env = {**os.environ, **self.environment(state)}
         # dagster-celery starts `celery` from PATH: this environment's, not another one.
         env["PATH"] = os.pathsep.join(
@@ -267,6 +274,12 @@ class Stack:
                 )
             for launched in starting:
                 self._ready(state, say, launched)
+            # Last: it restarts workers that die, so it must see them all recorded.
+            self._start(
+                state,
+                say,
+                lambda: servers.start_supervisor(config.home, logs / "supervisor.log", env),
+            )
         except BaseException:
             say("start failed: stopping what was started")
             self.down()
@@ -283,7 +296,7 @@ class Stack:
     ) -> servers.Launched:
         launched = start()
         state.processes.append(launched.record)
-        self._save(state)  # before waiting: a server that never gets ready is still stopped
+        self.save_state(state)  # before waiting: a server that never gets ready is still stopped
         say(f"started {launched.record.name} (pid {launched.record.pid})")
         return launched
 
@@ -292,7 +305,7 @@ class Stack:
         record = launched.record
         seconds = time.time() - record.launched_at
         state.seconds_to_start[record.name] = round(seconds, 1)
-        self._save(state)
+        self.save_state(state)
         say(f"{record.name} ready {seconds:.1f} s after its start")
 
     def _resolve_ports(self) -> dict[str, int]:
@@ -332,40 +345,22 @@ class Stack:
             stack_instance_config(config.max_concurrent_runs, config.run_start_timeout_s),
         )
         self.celery_yaml.write_text(
-            yaml.safe_dump({"execution": {"config": celery_config()}}, sort_keys=False)
+            yaml.safe_dump(
+                {"execution": {"config": celery_config(lease_s=config.step_lease_s)}},
+                sort_keys=False,
+            )
         )
         pools = {OCR_POOL: config.ocr_pool, VLM_POOL: config.vlm_pool, GPU_POOL: config.gpu_pool}
         began = time.perf_counter()
         [first, *rest] = pools.items()
         # The first alone (it creates the tables), then the others at once.
-        self._set_pools([first], env)
-        self._set_pools(rest, env)
+        create_pools([first], env)
+        create_pools(rest, env)
         say(
             "pools "
             + ", ".join(f"{pool} {limit}" for pool, limit in pools.items())
             + f" ({time.perf_counter() - began:.1f} s)"
         )
-
-    @staticmethod
-    def _set_pools(pools: list[tuple[str, int]], env: Mapping[str, str]) -> None:
-        dagster = servers.executable("dagster")
-        running = [
-            (
-                pool,
-                subprocess.Popen(
-                    [dagster, "instance", "concurrency", "set", pool, str(limit)],
-                    env=dict(env),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                ),
-            )
-            for pool, limit in pools
-        ]
-        for pool, process in running:
-            output, _ = process.communicate(timeout=180)
-            if process.returncode != 0:
-                tail = output.decode(errors="replace")[-2000:]
-                raise RuntimeError(f"could not create pool {pool}:\n{tail}")
 
     # -- status and down --------------------------------------------------------------------
 
@@ -397,10 +392,15 @@ class Stack:
         state = self.load_state()
         if state is None:
             return []
+        # The supervisor first, so that no worker is started again while the stack stops;
+        # then the state it left (a restarted worker has a new pid).
+        supervisors = [record for record in state.processes if record.name == SUPERVISOR]
+        outcomes = self._stop_together(supervisors)
+        state = self.load_state() or state
         stores = {"postgres", "redis", "seaweedfs"}
-        recorded = list(reversed(state.processes))
+        recorded = [r for r in reversed(state.processes) if r.name != SUPERVISOR]
         clients = [record for record in recorded if record.name not in stores]
-        outcomes = self._stop_together(clients)
+        outcomes += self._stop_together(clients)
         outcomes += self._stop_together([r for r in recorded if r.name in stores])
         self.config.state_file.unlink(missing_ok=True)
         return outcomes
@@ -416,3 +416,26 @@ class Stack:
             return []
         with ThreadPoolExecutor(max_workers=len(records)) as pool:
             return list(pool.map(timed, records))
+
+
+def create_pools(pools: list[tuple[str, int]], env: Mapping[str, str]) -> None:
+    """Set Dagster pools' limits through its CLI, all at once (``dagster instance concurrency
+    set``); raises with the CLI's output when one fails."""
+    dagster = servers.executable("dagster")
+    running = [
+        (
+            pool,
+            subprocess.Popen(
+                [dagster, "instance", "concurrency", "set", pool, str(limit)],
+                env=dict(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            ),
+        )
+        for pool, limit in pools
+    ]
+    for pool, process in running:
+        output, _ = process.communicate(timeout=180)
+        if process.returncode != 0:
+            tail = output.decode(errors="replace")[-2000:]
+            raise RuntimeError(f"could not create pool {pool}:\n{tail}")

@@ -1,44 +1,37 @@
-"""A SQLite cache of successful engine answers, keyed by (page sha256, engine, model, prompt).
+"""The cache of successful engine answers, keyed by (page sha256, engine, model, prompt).
 
 Only successes are stored: a page that failed is asked again on the next run, while every
-page that already has an answer is served from here and costs nothing. One file shared by
-the worker threads of a cascade, so access is serialised with a lock; WAL lets other
-processes (another partition's run) read while one writes.
+page that already has an answer is served from here and costs nothing. ``location`` is a
+SQLite file (one machine) or a database URL that every worker shares (``COMIX_CACHE_URL``,
+PostgreSQL on the stack: a page paid for on one worker is never paid again on another);
+see ``comix_resources.cache_store``. The worker threads of a cascade share one cache object.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from pathlib import Path
+import os
 from typing import Any
 
+import sqlalchemy as sa
+
+from comix_resources.cache_store import CacheTable
 from comix_resources.text.base import EngineAnswer, TextItem
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS page_text (
-    sha256 TEXT NOT NULL,
-    engine TEXT NOT NULL,
-    model TEXT NOT NULL,
-    prompt_version TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    PRIMARY KEY (sha256, engine, model, prompt_version)
-)
-"""
+TABLE = "page_text"
+KEY = {
+    "sha256": sa.String(),
+    "engine": sa.String(),
+    "model": sa.String(),
+    "prompt_version": sa.String(),
+}
 
 
 class TextCache:
-    """Opens (or creates) the SQLite file, e.g. ``$COMIX_HOME/cache/page_text.sqlite``."""
+    """Opens (or creates) the cache, e.g. ``$COMIX_HOME/cache/page_text.sqlite``."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+    def __init__(self, location: str | os.PathLike[str]) -> None:
+        self._table = CacheTable(location, TABLE, KEY, {"answer": sa.Text()})
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path}  # a worker process opens its own connection
@@ -47,31 +40,27 @@ class TextCache:
         self.__init__(state["path"])  # type: ignore[misc]
 
     def get(self, sha256: str, engine: str, model: str, prompt_version: str) -> EngineAnswer | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT answer FROM page_text"
-                " WHERE sha256 = ? AND engine = ? AND model = ? AND prompt_version = ?",
-                (sha256, engine, model, prompt_version),
-            ).fetchone()
-        return None if row is None else _decode(row[0])
+        row = self._table.get(
+            sha256=sha256, engine=engine, model=model, prompt_version=prompt_version
+        )
+        return None if row is None else _decode(row["answer"])
 
     def put(
         self, sha256: str, engine: str, model: str, prompt_version: str, answer: EngineAnswer
     ) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO page_text VALUES (?, ?, ?, ?, ?)",
-                (sha256, engine, model, prompt_version, _encode(answer)),
-            )
-            self._db.commit()
+        self._table.put(
+            sha256=sha256,
+            engine=engine,
+            model=model,
+            prompt_version=prompt_version,
+            answer=_encode(answer),
+        )
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM page_text").fetchone()[0]
+        return self._table.count()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._table.close()
 
     def __enter__(self) -> TextCache:
         return self

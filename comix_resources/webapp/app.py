@@ -363,7 +363,8 @@ def create_app(
     # shaping results ----------------------------------------------------------------------
     def links(record: dict[str, Any]) -> dict[str, str]:
         base = settings.dagster_url.rstrip("/")
-        partition = quote(str(record["collection"]), safe="")
+        # A shard's assets are under the shard's partition, not the collection's.
+        partition = quote(str(record.get("partition") or record["collection"]), safe="")
         source = quote(str(record["source"]), safe="")
         out = {
             "dagster_pages": f"{base}/assets/{source}/pages?partition={partition}",

@@ -1,8 +1,10 @@
 """``serve``: the search page under uvicorn, configured from the environment contract.
 
-Link bases come from the arguments, else ``COMIX_DAGSTER_UI`` and ``COMIX_MLFLOW_UI``
-(``ComixSettings``; defaults: the local ``comix demo`` ports). Thumbnails are cached under
-``$COMIX_HOME/cache/thumbnails``.
+The lake is ``COMIX_LAKE_URL`` (a folder, or an object store such as ``s3://comix/lake``,
+whose bundle is copied to ``$COMIX_HOME/cache/search-bundles`` once per publication and whose
+page images are read where they are). Link bases come from the arguments, else
+``COMIX_DAGSTER_UI`` and ``COMIX_MLFLOW_UI`` (``ComixSettings``; defaults: the local ``comix
+demo`` ports). Thumbnails are cached under ``$COMIX_HOME/cache/thumbnails``.
 """
 
 from __future__ import annotations
@@ -30,23 +32,28 @@ def serve(
     ``allowed_hosts``: the Host header values to answer (``*`` for any); by default the bound
     address, plus the loopback names when that is a loopback address.
 
-    ``bundle_dir`` defaults to ``$COMIX_HOME/lake/index`` (the ``embedding_index`` asset's
-    output), ``lake_root`` to ``$COMIX_HOME/lake``. Raises SystemExit with a message when no
-    bundle has been materialized yet.
+    ``lake_root`` (a folder or URL) defaults to the lake (``COMIX_LAKE_URL``, else
+    ``$COMIX_HOME/lake``), ``bundle_dir`` to its ``index/`` (the ``embedding_index`` asset's
+    output). Raises SystemExit with a message when no bundle has been materialized yet.
     """
     import uvicorn
 
-    from comix_resources.search.bundle import INDEX_DIR, MANIFEST
+    from comix_resources.lake import Lake
+    from comix_resources.search.bundle import INDEX_DIR, MANIFEST, fetch_search_bundle
     from comix_resources.settings import ComixSettings
     from comix_resources.webapp.app import WebSettings, create_app
 
     settings = ComixSettings.from_env()
-    lake = Path(lake_root) if lake_root is not None else settings.lake_root
-    bundle = Path(bundle_dir) if bundle_dir is not None else lake / INDEX_DIR
-    if not (bundle / MANIFEST).is_file():
-        raise SystemExit(
-            f"no search index at {bundle}: materialize the embedding_index asset first"
-        )
+    lake = str(lake_root) if lake_root is not None else settings.lake_url
+    where = (
+        str(bundle_dir) if bundle_dir is not None else Lake(lake).url(Lake(lake).path(INDEX_DIR))
+    )
+    try:
+        bundle = fetch_search_bundle(where, settings.cache_dir / "search-bundles")
+    except FileNotFoundError:
+        bundle = None
+    if bundle is None or not (bundle / MANIFEST).is_file():
+        raise SystemExit(f"no search index at {where}: materialize the embedding_index asset first")
     hosts = tuple(allowed_hosts) or default_allowed_hosts(host)
     if "*" in hosts:
         print(f"warning: {host} answers any Host header (pass --allowed-host NAME)", flush=True)
@@ -57,7 +64,7 @@ def serve(
         allowed_hosts=hosts,
     )
     app = create_app(bundle, lake, web, warm_encoder=True)
-    print(f"CoMix search on http://{host}:{port} (API docs at /docs), index {bundle}", flush=True)
+    print(f"CoMix search on http://{host}:{port} (API docs at /docs), index {where}", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 

@@ -1,10 +1,13 @@
-"""A real S3 server for the lake and MLflow tests: SeaweedFS (``weed mini``) on free ports in a
-folder of the test session, started once and stopped by pid."""
+"""Real servers for the scale-out tests, each started once per test session on free ports and
+stopped by pid: SeaweedFS (``weed mini``, S3) for the lake and MLflow tests, PostgreSQL for the
+shared caches."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from comix_resources.benchmarks.fake_vlm import FakeVlmEndpoint
 from comix_resources.stack import servers
-from comix_resources.stack.config import DEFAULT_PORTS
+from comix_resources.stack.config import DEFAULT_PORTS, HOST, PG_USER
 from comix_resources.stack.processes import free_port, stop
 
 BUCKET = "comix"
@@ -68,3 +72,63 @@ def local_folder(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    port: int
+    password: str
+
+    def url(self, database: str) -> str:
+        return servers.postgres_url(self.port, self.password, database)
+
+    def new_database(self) -> str:
+        """A fresh, empty database; its URL."""
+        import psycopg2
+
+        name = f"test_{uuid.uuid4().hex[:10]}"
+        connection = psycopg2.connect(
+            host=HOST, port=self.port, user=PG_USER, password=self.password, dbname="postgres"
+        )
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        connection.close()
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    # Under root, PostgreSQL runs as `postgres`, who cannot enter pytest's 0700 folders.
+    folder = Path(tempfile.mkdtemp(prefix="comix-pg-"))
+    folder.chmod(0o755)
+    port, password = free_port(), secrets.token_urlsafe(12)
+    launched = servers.start_postgres(
+        folder / "data", port, password, 100, folder / "postgres.log", dict(os.environ)
+    )
+    try:
+        launched.ready()
+        yield PostgresServer(port, password)
+    finally:
+        stop(launched.record)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def fake_vlm() -> Iterator[FakeVlmEndpoint]:
+    """A local OpenAI-compatible endpoint that counts the answers it delivers per page."""
+    with FakeVlmEndpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of the test session (the Celery broker of the stack)."""
+    folder = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    launched = servers.start_redis(folder / "data", port, folder / "redis.log", dict(os.environ))
+    try:
+        launched.ready()
+        yield f"redis://{HOST}:{port}"
+    finally:
+        stop(launched.record)

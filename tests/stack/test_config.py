@@ -13,7 +13,13 @@ from comix_assets.definitions import build_definitions
 from comix_assets.jobs import build_executor
 from comix_resources.instance import stack_instance_config, write_instance
 from comix_resources.settings import ComixSettings
-from comix_resources.stack.config import DEFAULT_PORTS, StackConfig, load_secrets, redact_url
+from comix_resources.stack.config import (
+    DATABASES,
+    DEFAULT_PORTS,
+    StackConfig,
+    load_secrets,
+    redact_url,
+)
 from comix_resources.stack.placement import (
     GPU_POOL,
     GPU_QUEUE,
@@ -64,8 +70,14 @@ def test_free_ports_and_bad_counts(tmp_path: Path) -> None:
 def test_connection_limit_grows_with_runs_and_workers(tmp_path: Path) -> None:
     small = StackConfig.from_env(tmp_path, {})
     large = StackConfig.from_env(tmp_path, {"COMIX_STACK_CPU_WORKERS": "40"})
-    assert small.postgres_max_connections == 100  # PostgreSQL's own default as the floor
-    assert large.postgres_max_connections > 6 * (large.worker_slots + large.max_concurrent_runs)
+    from comix_resources.cache_store import POOL_OVERFLOW, POOL_SIZE
+
+    assert small.postgres_max_connections >= 100  # PostgreSQL's own default as the floor
+    # Dagster's few connections per process, plus each process's pool of the shared caches.
+    per_process = 6 + POOL_SIZE + POOL_OVERFLOW
+    assert large.postgres_max_connections > per_process * (
+        large.worker_slots + large.max_concurrent_runs
+    )
 
 
 def test_secrets_are_made_once_and_readable_by_the_owner_only(tmp_path: Path) -> None:
@@ -114,6 +126,18 @@ def test_celery_config_is_what_the_executor_and_the_workers_accept(tmp_path: Pat
     path.write_text(yaml.safe_dump({"execution": {"config": block}}))
     assert get_config_value_from_yaml(str(path)) == block
     assert block["config_source"]["task_default_queue"] == "cpu"
+
+
+def test_a_step_is_leased_for_as_long_as_the_stack_says(tmp_path: Path) -> None:
+    options = celery_config(lease_s=20)["config_source"]
+    assert options["task_acks_late"] and options["worker_prefetch_multiplier"] == 1
+    transport = options["broker_transport_options"]
+    assert transport["visibility_timeout"] == 20
+    # Swept often enough that a dead worker's step is back within a lease and a bit.
+    assert transport["unacked_restore_interval"] == 5 and transport["unacked_restore_throttle"] == 1
+    assert StackConfig.from_env(tmp_path, {}).step_lease_s == 120
+    config = StackConfig.from_env(tmp_path, {"COMIX_STACK_STEP_LEASE_S": "30"})
+    assert config.step_lease_s == 30
 
 
 def test_page_text_pool_follows_the_first_engine() -> None:
@@ -169,3 +193,41 @@ def test_a_team_postgresql_without_an_mlflow_database_is_refused_up_front(tmp_pa
     with pytest.raises(RuntimeError, match="COMIX_MLFLOW_BACKEND_STORE_URI"):
         Stack(config).up()
     assert not config.state_file.exists()
+
+
+def test_every_stack_process_gets_the_shared_cache_database(tmp_path: Path) -> None:
+    from comix_resources.stack import Stack
+    from comix_resources.stack.stack import StackState
+
+    own = Stack(StackConfig.from_env(tmp_path / "own", {}))
+    env = own.environment(StackState(ports=dict(DEFAULT_PORTS)))
+    assert env["COMIX_CACHE_URL"].startswith("postgresql+psycopg2://comix:")
+    assert env["COMIX_CACHE_URL"].endswith("@127.0.0.1:5432/cache")
+    assert "cache" in DATABASES  # created with the others when PostgreSQL starts
+
+    team_pg = "postgresql+psycopg2://u:p@db:5432/dagster"
+    team = Stack(StackConfig.from_env(tmp_path / "team", {"COMIX_DAGSTER_PG_URL": team_pg}))
+    assert team.environment(StackState(ports=dict(DEFAULT_PORTS)))["COMIX_CACHE_URL"] == team_pg
+    chosen = "postgresql+psycopg2://u:p@cachedb:5432/comix_cache"
+    told = Stack(
+        StackConfig.from_env(
+            tmp_path / "told", {"COMIX_DAGSTER_PG_URL": team_pg, "COMIX_CACHE_URL": chosen}
+        )
+    )
+    assert told.environment(StackState(ports=dict(DEFAULT_PORTS)))["COMIX_CACHE_URL"] == chosen
+
+
+def test_the_cache_url_reaches_resources_only_as_an_env_var(
+    comix_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from comix_assets.definitions import build_resources
+
+    url = "postgresql+psycopg2://comix:s3cret@127.0.0.1:5432/cache"
+    monkeypatch.setenv("COMIX_CACHE_URL", url)
+    resources = build_resources(ComixSettings.from_env())
+    for name in ("text", "model", "page_stream_model", "sources"):
+        value = resources[name].cache_url
+        assert isinstance(value, dg.EnvVar) and value == "COMIX_CACHE_URL", name
+    assert "s3cret" not in repr(resources)
+    monkeypatch.delenv("COMIX_CACHE_URL")
+    assert build_resources(ComixSettings.from_env())["text"].cache_url == ""
