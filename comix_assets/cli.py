@@ -519,6 +519,26 @@ def bench_vlm(
     typer.echo(format_vlm_report(report))
 
 
+@bench_app.command("scale-out")
+def bench_scale_out(
+    workers: Annotated[
+        list[int] | None, typer.Option(help="Celery worker counts to try (repeatable).")
+    ] = None,
+    latency_s: Annotated[float, typer.Option(help="Seconds the VLM endpoint takes a page.")] = 1.0,
+    books: Annotated[int, typer.Option(help="Synthetic books in the collection.")] = 24,
+    pages_per_book: Annotated[int, typer.Option(help="Pages in each book.")] = 4,
+    shard_pages: Annotated[int, typer.Option(help="COMIX_SHARD_PAGES for the run.")] = 12,
+) -> None:
+    """Pages/s of page text over 1, 2, 4 Celery workers on a latency-bound endpoint, and the
+    start-up of a run (PostgreSQL, Redis and workers started for the benchmark)."""
+    from comix_assets.scale_out_bench import format_scale_out, run_scale_out_benchmark
+
+    result = run_scale_out_benchmark(
+        tuple(workers or [1, 2, 4]), latency_s, books, pages_per_book, shard_pages
+    )
+    typer.echo(format_scale_out(result))
+
+
 @bench_app.command("extract")
 def bench_extract(
     pages: Annotated[int, typer.Option(help="Pages per synthetic book.")] = 200,

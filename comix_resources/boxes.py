@@ -1,6 +1,6 @@
 """Box arithmetic on ``[x, y, w, h]`` boxes in page pixels: IoU, containment, matching.
 
-The one place for it: DataSpec alignment, the benchmarks, the quality table, the text bench and
+The one place for it: DataSpec alignment, the benchmarks, the quality table, the OCR benchmark and
 the detectors all use these. Every matrix here is ``(len(a), len(b))`` so that callers can take
 an argmax per row (a text against every panel) or feed it to the one-to-one ``match_boxes``.
 """

@@ -81,8 +81,8 @@ def _run(
 ) -> dict:
     import cv2
 
+    from comix_resources.benchmarks.contour_speed import synthetic_pages
     from comix_resources.detection import ContourDetector
-    from comix_resources.detection.bench import synthetic_pages
 
     cores = threads or os.cpu_count() or 1
     load_before = os.getloadavg()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from comix_resources.encoders.cache import cached_encode
+from comix_resources.encoders import cached_encode
 from comix_resources.ids import sha256_bytes
 from comix_resources.page_classes import normalise_page_class
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from comix_resources.benchmarks.ocr import TruthPage, run_ocr_benchmark, sample_page, text_ratio
 from comix_resources.text import OcrEngine, PageInput, TextCascade, TextItem
-from comix_resources.text.bench import TruthPage, run_ocr_benchmark, sample_page, text_ratio
 from comix_resources.text.ocr import _Line, group_lines, join_lines
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from comix_resources.benchmarks.ocr import sample_page
 from comix_resources.benchmarks.pipeline import BenchPage, write_lake
 from comix_resources.benchmarks.pipeline_run import COLLECTION, SOURCE
 from comix_resources.detection import ContourDetector
@@ -14,7 +15,6 @@ from comix_resources.detection.table import detect_pages
 from comix_resources.lake import Lake
 from comix_resources.quality.table import page_quality_table
 from comix_resources.text import OcrEngine, TextCascade
-from comix_resources.text.bench import sample_page
 from comix_resources.text.table import extract_page_text
 
 # pages of the real programming book that are prose and code from margin to margin

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comix_resources.detection import bench
+from comix_resources.benchmarks import contour_speed as bench
 
 
 def test_benchmark_reports_speed_and_accuracy(monkeypatch) -> None:

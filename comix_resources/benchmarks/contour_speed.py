@@ -1,4 +1,6 @@
-"""Speed of the contour detector on one core: ``python -m comix_resources.detection.bench``.
+"""Speed of the contour detector on one core.
+
+    python -m comix_resources.benchmarks.contour_speed [IMAGE...]
 
 Times synthetic 2000x3000 scans (cream paper, grain, slight rotation) and,
 optionally, real files; decoding is timed apart from detection.

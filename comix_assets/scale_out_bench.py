@@ -1,7 +1,9 @@
 """Work spreading over Celery workers: pages per second with 1, 2 and 4 workers when page text
 comes from a latency-bound VLM endpoint, and what one run's start costs.
 
-    python -m comix_resources.benchmarks.scale_out [--workers 1,2,4] [--latency 1.0]
+    comix bench scale-out [--workers 1 --workers 2 --workers 4] [--latency 1.0]
+
+It lives with the asset graph, not with the engine benchmarks, because it drives Dagster runs.
 
 What runs is the stack's own machinery: PostgreSQL (the Dagster instance and the shared cache),
 Redis and Celery workers started by ``comix_resources.stack.servers`` with the stack's Celery
@@ -313,7 +315,7 @@ def format_scale_out(result: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m comix_resources.benchmarks.scale_out")
+    parser = argparse.ArgumentParser(prog="python -m comix_assets.scale_out_bench")
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
     parser.add_argument("--latency", type=float, default=1.0, help="VLM seconds per page")
     parser.add_argument("--books", type=int, default=24)

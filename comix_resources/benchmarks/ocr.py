@@ -1,6 +1,6 @@
 """OCR speed and accuracy on pages with known text.
 
-``python -m comix_resources.text.bench [--demo-pages N] [--repeats R]`` prints a JSON report:
+``python -m comix_resources.benchmarks.ocr [--demo-pages N] [--repeats R]`` prints a JSON report:
 pages per second of ``OcrEngine`` on the drawn sample page, and, with ``--demo-pages``,
 recall and kind accuracy on story pages of the demo library (drawn in memory, with truth).
 """
