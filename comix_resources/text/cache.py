@@ -31,13 +31,14 @@ class TextCache:
     """Opens (or creates) the cache, e.g. ``$COMIX_HOME/cache/page_text.sqlite``."""
 
     def __init__(self, location: str | os.PathLike[str]) -> None:
+        self.location = location
         self._table = CacheTable(location, TABLE, KEY, {"answer": sa.Text()})
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path}  # a worker process opens its own connection
+        return {"location": self.location}  # a worker process opens its own connections
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"])  # type: ignore[misc]
+        self.__init__(state["location"])  # type: ignore[misc]
 
     def get(self, sha256: str, engine: str, model: str, prompt_version: str) -> EngineAnswer | None:
         row = self._table.get(

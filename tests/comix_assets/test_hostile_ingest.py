@@ -87,6 +87,11 @@ def outside_the_home(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if "comix-home" not in p.parts}
 
 
+# The readable books are small drawn pages: how well their OCR text aligns with their panels
+# (a blocking rate on real collections) is not what this test judges.
+ANY_ALIGNMENT = {"resources": {"data_quality": {"config": {"min_aligned_rate": 0.0}}}}
+
+
 def test_a_hostile_collection_costs_only_its_bad_files(comix_env, tmp_path, monkeypatch) -> None:
     root = tmp_path / SOURCE
     cases = available_cases()
@@ -121,6 +126,7 @@ def test_a_hostile_collection_costs_only_its_bad_files(comix_env, tmp_path, monk
                 partition_key=partition,
                 asset_selection=selection,
                 raise_on_error=False,
+                run_config=ANY_ALIGNMENT,
             )
 
         assert run(hostile, [books_key]).success

@@ -11,6 +11,7 @@ import pytest
 
 from comix_resources.benchmarks.embeddings import synthetic_partition
 from comix_resources.embeddings import open_all, open_partition, write_partition
+from comix_resources.ids import sha256_file
 from comix_resources.lake import TMP_PREFIX, Lake
 from comix_resources.page_store import MANIFEST, extract_collection
 from comix_resources.pages import ExtractionLimits
@@ -90,9 +91,12 @@ def test_extracted_pages_on_s3_equal_the_local_lakes(
     s3_prefix: str, tmp_path: Path, shared_fixtures: Path
 ) -> None:
     books = [
-        ("cbz0000000000001", shared_fixtures / "comicbox" / "Captain Science #001.cbz"),
-        ("cb70000000000002", shared_fixtures / "comicbox" / "Captain Science #001.cb7"),
-        ("empty00000000003", shared_fixtures / "comicbox" / "empty.cbz"),
+        (book_id, path, sha256_file(path))
+        for book_id, path in [
+            ("cbz0000000000001", shared_fixtures / "comicbox" / "Captain Science #001.cbz"),
+            ("cb70000000000002", shared_fixtures / "comicbox" / "Captain Science #001.cb7"),
+            ("empty00000000003", shared_fixtures / "comicbox" / "empty.cbz"),
+        ]
     ]
     limits = ExtractionLimits()
     tables = {}

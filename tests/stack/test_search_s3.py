@@ -49,7 +49,7 @@ def test_the_search_page_serves_an_s3_lake(s3_prefix: str, tmp_path: Path) -> No
     assert fetch_search_bundle(index_url, cache) == local  # the same publication: no copy
     assert (local / MANIFEST).stat().st_mtime_ns == stamp
 
-    settings = WebSettings(cache_dir=tmp_path / "thumbs")
+    settings = WebSettings(cache_dir=tmp_path / "thumbs", allowed_hosts=("testserver",))
     app = create_app(local, s3_prefix, settings, query_encoder=object())
     page_id = corpus.page_ids[7]
     with TestClient(app, raise_server_exceptions=False) as client:

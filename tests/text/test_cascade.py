@@ -123,6 +123,18 @@ def test_cache_serves_successes_and_not_failures(tmp_path) -> None:
     assert second[1].items == first[1].items
 
 
+def test_a_cache_sent_to_a_worker_process_reads_the_same_answers(tmp_path) -> None:
+    """The per-page stages pickle the cascade, cache included, into each worker process."""
+    import pickle
+
+    with TextCache(tmp_path / "page_text.sqlite") as cache:
+        TextCascade([StubEngine("vlm")], cache).extract_pages([page("a", (1, 1, 1))])
+        copy = pickle.loads(pickle.dumps(cache))
+    with copy:
+        assert len(copy) == 1
+        assert copy.location == tmp_path / "page_text.sqlite"
+
+
 def test_cache_key_includes_model_and_prompt_version(tmp_path) -> None:
     with TextCache(tmp_path / "c.sqlite") as cache:
         engine = StubEngine("vlm")
