@@ -410,7 +410,7 @@ def _region(
     h, w = image.shape[:2]
     x0, y0, x1, y1 = (round(v) for v in box)
     wx0, wy0, wx1, wy1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
-    crop = image[wy0:wy1, wx0:wx1].astype(np.int16)
+    crop = image[wy0:wy1, wx0:wx1]
     bx0, by0, bx1, by1 = x0 - wx0, y0 - wy0, x1 - wx0, y1 - wy0
 
     # Ink covers a minority of a text line's box, so the median of the box is the colour
@@ -420,14 +420,19 @@ def _region(
         return None
     background = np.median(inside.reshape(-1, 3), axis=0)
 
-    mask = (np.abs(crop - background).max(axis=2) <= tolerance).astype(np.uint8)
+    # every channel within tolerance of the background: inRange on the uint8 pixels (bounds
+    # rounded inwards, so the same pixels as |pixel - background| <= tolerance)
+    low = np.clip(np.ceil(background - tolerance), 0, 255)
+    high = np.clip(np.floor(background + tolerance), 0, 255)
+    mask = cv2.inRange(np.ascontiguousarray(crop), tuple(low.tolist()), tuple(high.tolist()))
     shrink = max(1, round(0.2 * line_h))
-    mask[by0 + shrink : by1 - shrink, bx0 + shrink : bx1 - shrink] = 1
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
-    label = labels[(by0 + by1) // 2, (bx0 + bx1) // 2]
-    if count <= 1 or label == 0:
+    mask[by0 + shrink : by1 - shrink, bx0 + shrink : bx1 - shrink] = 255
+    seed_x, seed_y = (bx0 + bx1) // 2, (by0 + by1) // 2
+    if mask[seed_y, seed_x] == 0:
         return None
-    rx, ry, rw, rh, area = stats[label]
+    # the one 4-connected region around the text, filled from its centre (only its pixels
+    # are visited, not every region of the window)
+    area, _, _, (rx, ry, rw, rh) = cv2.floodFill(mask, None, (seed_x, seed_y), 128, flags=4)
     open_ = bool(rx == 0 or ry == 0 or rx + rw == crop.shape[1] or ry + rh == crop.shape[0])
     b, g, r = background
     return {

@@ -85,3 +85,55 @@ def test_benchmark_reports_speed_and_recall(drawn: TruthPage) -> None:
     report = run_ocr_benchmark([drawn], repeats=1)
     assert report["pages_per_s"] > 0
     assert report["recall"] == 1.0 and report["kind_accuracy"] == 1.0
+
+
+def _reference_region(image, box, line_h, pad, tolerance=40):
+    """The region search written the slow, obvious way: every component labelled."""
+    import cv2
+    import numpy as np
+
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = (round(v) for v in box)
+    wx0, wy0, wx1, wy1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    crop = image[wy0:wy1, wx0:wx1].astype(np.int16)
+    bx0, by0, bx1, by1 = x0 - wx0, y0 - wy0, x1 - wx0, y1 - wy0
+    background = np.median(crop[by0:by1, bx0:bx1].reshape(-1, 3), axis=0)
+    mask = (np.abs(crop - background).max(axis=2) <= tolerance).astype(np.uint8)
+    shrink = max(1, round(0.2 * line_h))
+    mask[by0 + shrink : by1 - shrink, bx0 + shrink : bx1 - shrink] = 1
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    label = labels[(by0 + by1) // 2, (bx0 + bx1) // 2]
+    if label == 0:
+        return None
+    rx, ry, rw, rh, area = stats[label]
+    return (rx == 0 or ry == 0 or rx + rw == crop.shape[1] or ry + rh == crop.shape[0]), area
+
+
+def test_text_regions_match_a_full_labelling(drawn: TruthPage) -> None:
+    """The flood-filled region around each text is the component a full labelling finds,
+    and the drawn page's caption box is a closed rectangle while its balloons are not."""
+    import numpy as np
+
+    from comix_resources.images import load_rgb
+    from comix_resources.text.ocr import _region, container
+
+    image = load_rgb(drawn.image)
+    lines = OcrEngine().read_lines(image)
+    fills = {}
+    for group in group_lines(lines):
+        box = (min(x.x0 for x in group), min(x.y0 for x in group))
+        box += (max(x.x1 for x in group), max(x.y1 for x in group))
+        line_h = min(x.height for x in group)
+        for pad in (5, 40, 400):
+            got = _region(image, box, line_h, pad, 40)
+            want = _reference_region(image, box, line_h, pad)
+            assert (got is None) == (want is None)
+            if got is not None:
+                assert (got["open"], got["area"]) == (bool(want[0]), int(want[1]))
+        region = container(image, box, line_h)
+        fills[" ".join(x.text for x in group)] = region and region["fill"]
+    caption = next(v for k, v in fills.items() if k.startswith("Meanwhile"))
+    balloon = next(v for k, v in fills.items() if k.startswith("Where did"))
+    assert caption is not None and caption >= 0.9
+    assert balloon is not None and balloon < 0.9
+    assert np.isfinite(caption)
