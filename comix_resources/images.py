@@ -11,7 +11,8 @@ previews, the search page) decodes through here, so a page means the same pictur
   formats through ``reduce``; the result's longer side is at most ``max_side`` and at least
   half of it, never upscaled.
 
-Sizes reported elsewhere (``pages.parquet``) come from the file header, before orientation; an
+Sizes reported elsewhere (``pages.parquet``) come from the file header, upright (an EXIF quarter
+turn swaps them, ``pages.images.image_layout``), the size these pixels have at full scale; an
 engine that maps boxes back to page pixels uses :func:`page_scale` with the size it was given.
 """
 
@@ -52,7 +53,9 @@ def _open(source: ImageSource) -> Image.Image:
 def _decode(source: ImageSource, max_side: int | None, mode: Mode) -> tuple[Image.Image, int]:
     """The normalised image and the upright page's full width (before any reduction)."""
     with _open(source) as image:
-        full_width = image.height if _rotated(image) else image.width
+        # Pillow's TIFF reader reports (and loads) the upright size already
+        turned = _rotated(image) and image.format != "TIFF"
+        full_width = image.height if turned else image.width
         longest = max(image.size)
         if max_side is not None and longest > max_side and image.format == "JPEG":
             # draft picks the largest DCT scale (1/1 .. 1/8) that keeps both sides >= this

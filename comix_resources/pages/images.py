@@ -117,7 +117,9 @@ def image_size(ext: str, data: bytes) -> tuple[int, int]:
 
 def image_layout(ext: str, data: bytes) -> tuple[int, int, int]:
     """Width, height and bytes per decoded pixel (channels x bytes per sample, at least 1),
-    from the header alone; raises ValueError/OSError when the header is bad."""
+    from the header alone; raises ValueError/OSError when the header is bad. The size is the
+    upright page's: an EXIF orientation that turns the picture a quarter (5 to 8) swaps it,
+    as the page loader (``comix_resources.images``) stands the pixels up."""
     if ext == "jpg":
         return _jpeg_layout(data)
     if ext == "jxl":
@@ -126,7 +128,36 @@ def image_layout(ext: str, data: bytes) -> tuple[int, int, int]:
     if ext == "png":
         return _png_layout(data)
     with _HEADER_READERS[ext](io.BytesIO(data)) as image:
-        return image.size[0], image.size[1], _mode_bytes(image.mode)
+        width, height = image.size
+        # Pillow's TIFF reader reports the upright size itself
+        if ext != "tif" and image.getexif().get(_ORIENTATION, 1) in _QUARTER_TURNS:
+            width, height = height, width
+        return width, height, _mode_bytes(image.mode)
+
+
+_ORIENTATION = 0x0112  # the EXIF/TIFF orientation tag
+_QUARTER_TURNS = (5, 6, 7, 8)  # orientations whose upright picture swaps width and height
+
+
+def _exif_orientation(segment: bytes) -> int:
+    """The orientation in a JPEG APP1 segment's payload (``Exif\\0\\0`` + a TIFF header
+    and IFD0), 1 when it has none or cannot be read: a bad EXIF block never fails a page."""
+    if not segment.startswith(b"Exif\x00\x00") or len(segment) < 14:
+        return 1
+    tiff = segment[6:]
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None:
+        return 1
+    ifd = int.from_bytes(tiff[4:8], order)
+    if ifd + 2 > len(tiff):
+        return 1
+    for i in range(int.from_bytes(tiff[ifd : ifd + 2], order)):
+        entry = ifd + 2 + 12 * i
+        if entry + 12 > len(tiff):
+            return 1
+        if int.from_bytes(tiff[entry : entry + 2], order) == _ORIENTATION:
+            return int.from_bytes(tiff[entry + 8 : entry + 10], order)  # a SHORT, left-aligned
+    return 1
 
 
 def _mode_bytes(mode: str) -> int:
@@ -268,6 +299,7 @@ _STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})  # no length field
 
 def _jpeg_layout(data: bytes) -> tuple[int, int, int]:
     offset = 2
+    orientation = 1
     end = len(data)
     while offset + 4 <= end:
         if data[offset] != 0xFF:
@@ -290,8 +322,13 @@ def _jpeg_layout(data: bytes) -> tuple[int, int, int]:
             height = int.from_bytes(data[offset + 5 : offset + 7], "big")
             width = int.from_bytes(data[offset + 7 : offset + 9], "big")
             components = data[offset + 9]
+            if orientation in _QUARTER_TURNS:
+                width, height = height, width
             return width, height, max(1, components) * (2 if precision > 8 else 1)
-        offset += 2 + int.from_bytes(data[offset + 2 : offset + 4], "big")
+        length = int.from_bytes(data[offset + 2 : offset + 4], "big")
+        if marker == 0xE1 and orientation == 1:  # APP1: EXIF comes before the frame header
+            orientation = _exif_orientation(data[offset + 4 : offset + 2 + length])
+        offset += 2 + length
     raise ValueError("no frame header (SOF marker) before the image data")
 
 
