@@ -17,9 +17,10 @@ stack can size PostgreSQL's connection limit from the number of processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,10 +121,21 @@ class CacheTable:
         )
         self.key_columns = tuple(key)
         self.value_columns = tuple(value)
+        # A private in-memory database is one sqlite3 connection, which threads must not use at
+        # the same time; files and servers give each thread a connection of its own.
+        self._one_at_a_time = threading.Lock() if location is None else contextlib.nullcontext()
         self._create()
 
+    @contextlib.contextmanager
+    def _connect(self, transaction: bool = False) -> Iterator[sa.Connection]:
+        with (
+            self._one_at_a_time,
+            self.engine.begin() if transaction else self.engine.connect() as connection,
+        ):
+            yield connection
+
     def _create(self) -> None:
-        with self.engine.begin() as connection:
+        with self._connect(transaction=True) as connection:
             if self.engine.dialect.name == "postgresql":
                 # CREATE TABLE IF NOT EXISTS still collides when two workers run it at once
                 # (on pg_type's unique index): take turns.
@@ -140,7 +152,7 @@ class CacheTable:
         query = sa.select(*(self.table.c[c] for c in self.value_columns)).where(
             *(self.table.c[column] == key[column] for column in self.key_columns)
         )
-        with self.engine.connect() as connection:
+        with self._connect() as connection:
             row = connection.execute(query).mappings().first()
         return None if row is None else dict(row)
 
@@ -153,7 +165,7 @@ class CacheTable:
         found: dict[Any, dict[str, Any]] = {}
         column = self.table.c[varying]
         selected = [column, *(self.table.c[c] for c in self.value_columns)]
-        with self.engine.connect() as connection:
+        with self._connect() as connection:
             for start in range(0, len(unique), IN_CHUNK):
                 chunk = unique[start : start + IN_CHUNK]
                 query = sa.select(*selected).where(
@@ -165,7 +177,7 @@ class CacheTable:
         return found
 
     def count(self) -> int:
-        with self.engine.connect() as connection:
+        with self._connect() as connection:
             return int(
                 connection.execute(sa.select(sa.func.count()).select_from(self.table)).one()[0]
             )
@@ -176,7 +188,7 @@ class CacheTable:
         batch = [dict(row) for row in rows]
         if not batch:
             return
-        with self.engine.begin() as connection:
+        with self._connect(transaction=True) as connection:
             connection.execute(self._upsert(), batch)
 
     def put(self, **row: Any) -> None:
