@@ -27,9 +27,7 @@ The machine is shared: figures of one run of this benchmark compare with each ot
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import os
 import secrets
 import shutil
@@ -312,29 +310,3 @@ def format_scale_out(result: Mapping[str, Any]) -> str:
         f"{result['cpus']} CPUs, load average {before} before, {after} after (a shared machine)"
     )
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m comix_assets.scale_out_bench")
-    parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
-    parser.add_argument("--latency", type=float, default=1.0, help="VLM seconds per page")
-    parser.add_argument("--books", type=int, default=24)
-    parser.add_argument("--pages-per-book", type=int, default=4)
-    parser.add_argument("--shard-pages", type=int, default=12)
-    parser.add_argument("--json", type=Path, help="also write the result here")
-    args = parser.parse_args(argv)
-    result = run_scale_out_benchmark(
-        tuple(int(w) for w in args.workers.split(",")),
-        args.latency,
-        args.books,
-        args.pages_per_book,
-        args.shard_pages,
-    )
-    print(format_scale_out(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    return result
-
-
-if __name__ == "__main__":
-    main()
