@@ -81,10 +81,13 @@ class FakeVlmEndpoint:
                         return
                     try:
                         time.sleep(endpoint.latency_s)
-                        self._send(200, endpoint.completion())
                     finally:
+                        # The slot is free once the answer is ready: freeing it after the send
+                        # raced the client's next request, which read the answer first and
+                        # could be refused by a server that was in fact idle.
                         with endpoint._lock:
                             endpoint.in_flight -= 1
+                    self._send(200, endpoint.completion())
 
             def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
                 data = json.dumps(body).encode()

@@ -152,6 +152,10 @@ class VectorIndex:
                 "metric": "ip",
                 "recall_at_10": self.recall,
             }
+            if self.hnsw is not None:
+                # usearch's file keeps the graph but not its search-time beam, and a restored
+                # index falls back to usearch's default, below the one its recall was measured at.
+                meta["expansion_search"] = int(self.hnsw.expansion_search)
             (folder / "index.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         return directory
 
@@ -166,8 +170,9 @@ class VectorIndex:
             return cls("exact", ids, vectors)
         from usearch.index import Index
 
-        path = str(folder / "index.usearch")
-        return cls("usearch", ids, None, Index.restore(path, view=view), meta.get("recall_at_10"))
+        hnsw = Index.restore(str(folder / "index.usearch"), view=view)
+        hnsw.expansion_search = int(meta.get("expansion_search", HNSW_EXPANSION_SEARCH))
+        return cls("usearch", ids, None, hnsw, meta.get("recall_at_10"))
 
 
 def sampled_recall(
