@@ -65,6 +65,7 @@ def build_resources(settings: ComixSettings) -> dict[str, dg.ConfigurableResourc
             # Secrets only through EnvVar: Dagster resolves it at run time and never shows it.
             openai_api_key=dg.EnvVar(VLM_API_KEY_VARIABLE) if settings.vlm_api_key_set else "",
             transformers_model=settings.vlm_local_model,
+            ocr_alphabet=settings.ocr_alphabet,
             workers=settings.workers,
             cache_dir=str(settings.cache_dir),
             cache_url=shared_cache_url(settings),

@@ -219,6 +219,10 @@ class PageTextResource(dg.ConfigurableResource):
     price_in_per_mtok: float = 0.0
     price_out_per_mtok: float = 0.0
     transformers_model: str = ComixSettings.vlm_local_model
+    ocr_alphabet: str = Field(
+        default=ComixSettings.ocr_alphabet,
+        description="What offline OCR reads: latin, or all (every character of its model).",
+    )
     max_concurrency: int = Field(
         default=DEFAULT_MAX_CONCURRENCY,
         description="Requests in flight to a remote engine (vLLM and OpenRouter take dozens).",
@@ -236,7 +240,7 @@ class PageTextResource(dg.ConfigurableResource):
 
     def build(self) -> TextCascade:
         builders = {
-            "ocr": lambda: OcrEngine(),
+            "ocr": lambda: OcrEngine(alphabet=self.ocr_alphabet),
             "openai": lambda: OpenAIEngine(
                 self.openai_base_url,
                 self.openai_model,

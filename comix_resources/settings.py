@@ -54,6 +54,9 @@ class ComixSettings:
     detector_eval_truth: str = ""
     rtl_collections: tuple[str, ...] = ()
     text_engines: tuple[str, ...] = ("ocr",)
+    # The characters offline OCR reads: "latin" (letters with accents, digits, punctuation,
+    # symbols) or "all" (every class of the model, Chinese and Japanese too).
+    ocr_alphabet: str = "latin"
     # Processes for a partition's per-page work (panels, triage, OCR); 0: every core.
     workers: int = 0
     vlm_base_url: str = "https://openrouter.ai/api/v1"
@@ -220,6 +223,12 @@ VARIABLES: tuple[Variable, ...] = (
         "the text cascade, in order: e.g. `openai,ocr` or `transformers,ocr`",
     ),
     Variable(
+        "COMIX_OCR_ALPHABET",
+        "ocr_alphabet",
+        "what offline OCR reads: `latin` (Latin letters, digits, punctuation, symbols) or `all` "
+        "(every character of its model, for comics lettered in Chinese or Japanese)",
+    ),
+    Variable(
         "COMIX_WORKERS",
         "workers",
         "processes for a partition's per-page work (panels, triage and OCR); unset: every core",
@@ -326,6 +335,8 @@ def _parse(name: str, raw: str) -> Any:
         return raw.lower() in _TRUE
     if name in ("mlflow_ui", "dagster_ui"):
         return raw.rstrip("/")
+    if name == "ocr_alphabet" and raw not in ("latin", "all"):
+        raise ValueError(f"COMIX_OCR_ALPHABET must be latin or all, got {raw!r}")
     if name == "page_name_pattern":
         compile_page_name_pattern(raw)  # a bad pattern fails here, naming the variable
     return raw

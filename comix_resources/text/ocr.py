@@ -32,6 +32,7 @@ GROUPING_VERSION = "g1"  # part of the model string, hence of the cache key
 PIPELINE_VERSION = "p2"
 REC_HEIGHT = 48  # the recognition model's input height
 PREPROCESS_MAX_SIDE = 2000  # RapidOCR's own cap before detection; recognition crops from here
+ALPHABETS = ("latin", "all")
 
 Quad = np.ndarray  # 4 x 2 float32 corners of one detected line, in image pixels
 
@@ -72,7 +73,12 @@ class OcrEngine:
       pixels and batches six at a time);
     - onnxruntime runs with ``threads`` intra-op threads (default 1: a process per core
       reads more pages per core than one process with threads that spin while they wait)
-      and its memory arena on (it re-allocates every tensor of every page otherwise).
+      and its memory arena on (it re-allocates every tensor of every page otherwise);
+    - with ``alphabet="latin"`` the recognition model's last layer scores only the Latin
+      script, digits, punctuation and common symbols (821 of its 18,710 classes, see
+      ``latin_character``): that layer and its softmax were about a seventh of recognition, and a
+      line of English can no longer come out as a Chinese character. ``"all"`` keeps every
+      class (comics lettered in Chinese or Japanese).
 
     ``detect_lines`` is the detection stage alone: the triage's text-line density and, for
     pages that go on to be read, the same lines recognition takes.
@@ -90,7 +96,11 @@ class OcrEngine:
         min_score: float = 0.5,
         threads: int = 1,
         rec_batch: int = 4,
+        alphabet: str = "latin",
     ) -> None:
+        if alphabet not in ALPHABETS:
+            raise ValueError(f"unknown OCR alphabet {alphabet!r}: one of {', '.join(ALPHABETS)}")
+        self.alphabet = alphabet
         self.det_limit_side_len = det_limit_side_len
         self.min_score = min_score
         self.threads = threads
@@ -98,7 +108,7 @@ class OcrEngine:
         self.model = (
             f"rapidocr-{metadata.version('rapidocr')}/det{det_limit_side_len}"
             f"/{GROUPING_VERSION}/{PIPELINE_VERSION}"
-        )
+        ) + ("" if alphabet == "all" else f"/{alphabet}")
         self._parts: dict[str, Any] | None = None
         # onnxruntime sessions may run concurrently, but one page at a time per engine keeps
         # the arena's memory bounded and the thread count what was asked for.
@@ -132,13 +142,17 @@ class OcrEngine:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             models = _models_dir()
 
-            def session(name: str) -> Any:
-                return ort.InferenceSession(
-                    str(models / name), options, providers=["CPUExecutionProvider"]
-                )
+            def session(model: str | bytes) -> Any:
+                return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
-            det, rec = session("PP-OCRv6_det_small.onnx"), session("PP-OCRv6_rec_small.onnx")
-            characters = rec.get_modelmeta().custom_metadata_map["character"].splitlines()
+            det = session(str(models / "PP-OCRv6_det_small.onnx"))
+            rec_path = models / "PP-OCRv6_rec_small.onnx"
+            if self.alphabet == "all":
+                rec = session(str(rec_path))
+                characters = rec.get_modelmeta().custom_metadata_map["character"].splitlines()
+            else:
+                model, characters = restricted_recognizer(rec_path, latin_character)
+                rec = session(model)
             self._parts = {
                 "det": det,
                 "rec": rec,
@@ -262,6 +276,69 @@ class OcrEngine:
                 )
             )
         return EngineAnswer(items=tuple(items))
+
+
+def latin_character(character: str) -> bool:
+    """Whether the ``latin`` alphabet reads ``character``: Latin letters with their accents,
+    digits, ASCII and general punctuation, currency signs, and the symbols lettering uses
+    (hearts, notes, stars); not CJK, not geometric shapes (a window read as "■")."""
+    code = ord(character)
+    return (
+        code < 0x250  # ASCII, Latin-1, Latin Extended-A and -B
+        or 0x2000 <= code < 0x2070  # general punctuation: dashes, quotes, ellipsis
+        or 0x20A0 <= code < 0x20D0  # currency signs
+        or character == "\u2122"  # trade mark sign
+        or 0x2600 <= code < 0x2700  # miscellaneous symbols
+    )
+
+
+def restricted_recognizer(path: Path, keep: Any) -> tuple[bytes, list[str]]:
+    """The recognition model at ``path`` with its classifier cut to the characters ``keep``
+    accepts: ``(model bytes, characters)``. CTC's blank (class 0) and the space (the last
+    class) always stay; every other layer is untouched."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    characters = meta["character"].splitlines()
+    classes = len(characters) + 2  # blank first, space last (CTCLabelDecode's order)
+    kept = [i for i, c in enumerate(characters) if keep(c)]
+    columns = np.array([0, *(i + 1 for i in kept), classes - 1])
+    weights = {w.name: w for w in model.graph.initializer}
+    # the classifier: the MatMul whose weight has a column per class, and its bias Add
+    matmul = next(
+        (
+            node
+            for node in model.graph.node
+            if node.op_type == "MatMul"
+            and node.input[1] in weights
+            and list(weights[node.input[1]].dims)[-1:] == [classes]
+        ),
+        None,
+    )
+    bias = next(
+        (
+            node
+            for node in model.graph.node
+            if matmul is not None
+            and node.op_type == "Add"
+            and matmul.output[0] in node.input
+            and any(list(weights[i].dims) == [classes] for i in node.input if i in weights)
+        ),
+        None,
+    )
+    if matmul is None or bias is None:
+        raise EngineError(f"{path.name}: no classifier of {classes} classes to restrict")
+    for name in [matmul.input[1], *(i for i in bias.input if i in weights)]:
+        array = numpy_helper.to_array(weights[name])
+        weights[name].CopyFrom(
+            numpy_helper.from_array(np.ascontiguousarray(array[..., columns]), name)
+        )
+    for output in model.graph.output:
+        output.type.tensor_type.shape.dim[-1].dim_value = len(columns)
+    del model.graph.value_info[:]  # shapes inferred from the full classifier
+    return model.SerializeToString(), [characters[i] for i in kept]
 
 
 def prepared(rgb: np.ndarray) -> np.ndarray:

@@ -137,3 +137,27 @@ def test_text_regions_match_a_full_labelling(drawn: TruthPage) -> None:
     assert caption is not None and caption >= 0.9
     assert balloon is not None and balloon < 0.9
     assert np.isfinite(caption)
+
+
+def test_latin_alphabet_cuts_the_classifier_and_reads_the_same(drawn: TruthPage) -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    from comix_resources.images import load_rgb
+    from comix_resources.text.ocr import _models_dir, latin_character, restricted_recognizer
+
+    assert all(latin_character(c) for c in "Aéß€…“”!?♥♪0")
+    assert not any(latin_character(c) for c in "漢字かな■")
+    model, characters = restricted_recognizer(
+        _models_dir() / "PP-OCRv6_rec_small.onnx", latin_character
+    )
+    assert 500 < len(characters) < 1000 and "a" in characters and "漢" not in characters
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    scores = session.run(None, {"x": np.zeros((1, 3, 48, 96), np.float32)})[0]
+    assert scores.shape[-1] == len(characters) + 2  # CTC's blank and the space kept
+    image = load_rgb(drawn.image)
+    latin, every = OcrEngine(), OcrEngine(alphabet="all")
+    assert latin.model.endswith("/latin") and latin.model != every.model  # cache keys differ
+    assert [x.text for x in latin.read_lines(image)] == [x.text for x in every.read_lines(image)]
+    with pytest.raises(ValueError, match="alphabet"):
+        OcrEngine(alphabet="klingon")
