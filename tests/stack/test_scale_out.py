@@ -210,7 +210,16 @@ def test_the_demo_library_on_the_stack_survives_a_killed_worker(
                     for event in events
                     if event.event_type == dg.DagsterEventType.STEP_FAILURE
                 }
-                assert failed == local_failures.get(key, set()), (key, failed)
+                checks = {
+                    event.event_specific_data.asset_check_key.name: event.event_specific_data.passed
+                    for event in events
+                    if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                }
+                every_run = [
+                    (r.run_id[:8], r.status.value, r.tags.get("dagster/partition"))
+                    for r in instance.get_runs(dg.RunsFilter(job_name="amazon_collection_job"))
+                ]
+                assert failed == local_failures.get(key, set()), (key, failed, checks, every_run)
                 expected = dg.DagsterRunStatus.FAILURE if failed else dg.DagsterRunStatus.SUCCESS
                 assert run.status == expected, (key, run.status)
             assert len(restarted) == 1, "the killed step ran again, in its own run"
