@@ -175,3 +175,17 @@ def test_large_scan_boxes_come_back_in_page_pixels() -> None:
     assert (detection.width, detection.height) == (2000, 3000)
     assert detection.detector == "contour" and detection.detector_version
     _assert_matches(detection, boxes, threshold=0.95)
+
+
+def test_component_boxes_are_the_labelled_components_boxes_nested_ones_too() -> None:
+    from comix_resources.detection.contour import _component_boxes
+
+    mask = np.zeros((200, 300), np.uint8)
+    cv2.rectangle(mask, (10, 10), (150, 150), 1, 3)  # a frame with a hole...
+    cv2.rectangle(mask, (40, 40), (80, 90), 1, -1)  # ...and a block inside that hole
+    cv2.line(mask, (170, 20), (290, 20), 1, 1)  # a one-pixel rule
+    mask[180, 200] = mask[181, 201] = 1  # two pixels that touch only diagonally
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    labelled = sorted(map(tuple, stats[1:count, :4].tolist()))
+    assert sorted(map(tuple, _component_boxes(mask).tolist())) == labelled and count - 1 == 4
+    assert _component_boxes(np.zeros((5, 5), np.uint8)).shape == (0, 4)
