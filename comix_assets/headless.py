@@ -27,6 +27,7 @@ from comix_resources.sources.registry import SOURCES
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, JobDefinition
+    from dagster._utils.error import SerializableErrorInfo
 
     from comix_resources.shards import PlannedPartition
 
@@ -300,6 +301,14 @@ def _run_step(instance: DagsterInstance, step: Step) -> PartitionOutcome:
     return _outcome(result, step.source, step.partition, step.name, started)
 
 
+def _error_chain(error: SerializableErrorInfo) -> list[SerializableErrorInfo]:
+    """A serialized error and the causes it wraps, outermost first."""
+    chain = [error]
+    while chain[-1].cause is not None:
+        chain.append(chain[-1].cause)
+    return chain
+
+
 def _outcome(
     result: ExecuteInProcessResult, source: str, partition: str, name: str, started: float
 ) -> PartitionOutcome:
@@ -309,13 +318,18 @@ def _outcome(
     interrupted = False
     if failure is not None and failure.step_failure_data is not None:
         # The step error wraps the asset's own exception: report the innermost cause.
-        cause = failure.step_failure_data.error
-        interrupted = cause.cls_name in INTERRUPTED_ERRORS
-        while cause.cause is not None:
-            cause = cause.cause
-            interrupted = interrupted or cause.cls_name in INTERRUPTED_ERRORS
-        message = cause.message.strip().splitlines()
-        error = f"{failure.step_key}: {message[0] if message else cause.cls_name}"
+        chain = _error_chain(failure.step_failure_data.error)
+        interrupted = any(cause.cls_name in INTERRUPTED_ERRORS for cause in chain)
+        message = chain[-1].message.strip().splitlines()
+        error = f"{failure.step_key}: {message[0] if message else chain[-1].cls_name}"
+    # A signal during the run's resource set-up fails the run before any step starts.
+    for event in result.all_events:
+        run_error = getattr(event.event_specific_data, "error", None)
+        if event.is_run_failure and run_error is not None:
+            chain = _error_chain(run_error)
+            if any(cause.cls_name in INTERRUPTED_ERRORS for cause in chain):
+                interrupted = True
+                error = error or f"run: interrupted ({chain[-1].cls_name})"
     return PartitionOutcome(
         source=source,
         partition=partition,
