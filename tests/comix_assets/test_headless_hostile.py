@@ -125,7 +125,13 @@ def comix_run(home: Path, env: dict[str, str], select: str, log: Path) -> subpro
 
 
 def runs_by_partition(home: Path) -> dict[str, list[dg.DagsterRunStatus]]:
-    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+    from comix_resources.leases import Leases
+
+    # Opening an instance creates its tables on a new home: while `comix run` creates them too,
+    # both died with "table backfill_tags already exists"; take the lease it takes for that.
+    with Leases(home / "locks").hold("dagster instance"):
+        opened = dg.DagsterInstance.from_config(str(home / "dagster"))
+    with opened as instance:
         found: dict[str, list[dg.DagsterRunStatus]] = {}
         for run in instance.get_runs():
             found.setdefault(run.tags.get("dagster/partition", "-"), []).append(run.status)
