@@ -309,6 +309,11 @@ def _error_chain(error: SerializableErrorInfo) -> list[SerializableErrorInfo]:
     return chain
 
 
+def _is_interrupt(chain: list[SerializableErrorInfo]) -> bool:
+    """Whether a signal (Ctrl-C, SIGTERM) raised the error or one of its causes."""
+    return any(cause.cls_name in INTERRUPTED_ERRORS for cause in chain)
+
+
 def _outcome(
     result: ExecuteInProcessResult, source: str, partition: str, name: str, started: float
 ) -> PartitionOutcome:
@@ -319,7 +324,7 @@ def _outcome(
     if failure is not None and failure.step_failure_data is not None:
         # The step error wraps the asset's own exception: report the innermost cause.
         chain = _error_chain(failure.step_failure_data.error)
-        interrupted = any(cause.cls_name in INTERRUPTED_ERRORS for cause in chain)
+        interrupted = _is_interrupt(chain)
         message = chain[-1].message.strip().splitlines()
         error = f"{failure.step_key}: {message[0] if message else chain[-1].cls_name}"
     # A signal during the run's resource set-up fails the run before any step starts.
@@ -327,7 +332,7 @@ def _outcome(
         run_error = getattr(event.event_specific_data, "error", None)
         if event.is_run_failure and run_error is not None:
             chain = _error_chain(run_error)
-            if any(cause.cls_name in INTERRUPTED_ERRORS for cause in chain):
+            if _is_interrupt(chain):
                 interrupted = True
                 error = error or f"run: interrupted ({chain[-1].cls_name})"
     return PartitionOutcome(

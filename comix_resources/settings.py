@@ -18,6 +18,7 @@ from typing import Any
 from comix_resources.closure_lite.config import ClosureLiteConfig
 from comix_resources.sources.loose_pages import compile_page_name_pattern
 from comix_resources.sources.registry import SOURCE_SPECS, SOURCES
+from comix_resources.text.ocr import ALPHABETS as OCR_ALPHABETS
 
 __all__ = [
     "CACHE_URL_VARIABLE",
@@ -335,7 +336,7 @@ def _parse(name: str, raw: str) -> Any:
         return raw.lower() in _TRUE
     if name in ("mlflow_ui", "dagster_ui"):
         return raw.rstrip("/")
-    if name == "ocr_alphabet" and raw not in ("latin", "all"):
+    if name == "ocr_alphabet" and raw not in OCR_ALPHABETS:
         raise ValueError(f"COMIX_OCR_ALPHABET must be latin or all, got {raw!r}")
     if name == "page_name_pattern":
         compile_page_name_pattern(raw)  # a bad pattern fails here, naming the variable

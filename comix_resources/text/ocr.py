@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -292,7 +292,7 @@ def latin_character(character: str) -> bool:
     )
 
 
-def restricted_recognizer(path: Path, keep: Any) -> tuple[bytes, list[str]]:
+def restricted_recognizer(path: Path, keep: Callable[[str], bool]) -> tuple[bytes, list[str]]:
     """The recognition model at ``path`` with its classifier cut to the characters ``keep``
     accepts: ``(model bytes, characters)``. CTC's blank (class 0) and the space (the last
     class) always stay; every other layer is untouched."""
