@@ -173,6 +173,10 @@ class FakeVlmEndpoint:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # A real server's accept queue (uvicorn's is 2048), as vlm_concurrency's endpoint has: with
+    # socketserver's default of 5, a client keeping 32 requests in flight on a busy machine had
+    # connections reset (seen as pages failed with connection_error in the scale-out test).
+    request_queue_size = 512
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that died mid-request (a killed worker) is expected here, not an error.

@@ -160,13 +160,27 @@ class EngineError(Exception):
         self.completion_tokens = completion_tokens
         self.cost_usd = cost_usd
 
+    @property
+    def retryable(self) -> bool:
+        """Whether the same request may succeed if sent again after a backoff."""
+        return False
+
 
 class EngineTimeout(EngineError):
+    # Not retried: the endpoint may still be working on (and billing) the request.
     kind = "timeout"
 
 
 class EngineConnectionError(EngineError):
+    """The endpoint refused or dropped the connection (a reset, a closed keep-alive socket,
+    an accept queue full under load): transient, and retried like a 5xx answer, as the OpenAI
+    SDK does by default."""
+
     kind = "connection_error"
+
+    @property
+    def retryable(self) -> bool:
+        return True
 
 
 class EngineHTTPError(EngineError):

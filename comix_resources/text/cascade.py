@@ -1,13 +1,14 @@
 """The ordered fallback cascade: each page goes to the first engine that answers it.
 
 For each page, engines are tried in order. An engine's cached answer is used without a call;
-otherwise the engine is called, 429 and 5xx answers are retried with exponential backoff and
-jitter, and any other failure (timeout, connection, bad JSON, schema, empty answer) moves the
-page to the next engine. Successes are cached, failures are not, so the next run asks again
-only where no answer exists. Pages run on a bounded thread pool: the work is network-bound
-for VLM endpoints (``max_concurrency`` requests in flight, 32 by default: what a vLLM server
-or OpenRouter takes from one client), and OCR engines serialise themselves (a partition's
-pages reach OCR on many processes through ``text.table``, not through these threads).
+otherwise the engine is called, 429 and 5xx answers and dropped or refused connections are
+retried with exponential backoff and jitter, and any other failure (timeout, bad JSON, schema,
+empty answer) moves the page to the next engine. Successes are cached, failures are not, so
+the next run asks again only where no answer exists. Pages run on a bounded thread pool: the
+work is network-bound for VLM endpoints (``max_concurrency`` requests in flight, 32 by default:
+what a vLLM server or OpenRouter takes from one client), and OCR engines serialise themselves
+(a partition's pages reach OCR on many processes through ``text.table``, not through these
+threads).
 
 A 429 answer lowers how many requests that engine keeps in flight to what the endpoint took
 (``_InFlight``); the refused page waits its Retry-After (or the backoff) alone while the other
@@ -247,18 +248,11 @@ class TextCascade:
                         cost_usd=exc.cost_usd,
                     )
                 )
-                if (
-                    isinstance(exc, EngineHTTPError)
-                    and exc.retryable
-                    and retry < engine.max_retries
-                ):
+                if exc.retryable and retry < engine.max_retries:
+                    retry_after_s = exc.retry_after_s if isinstance(exc, EngineHTTPError) else None
                     self._sleep(
                         backoff_delay(
-                            retry,
-                            engine.base_delay_s,
-                            self.max_delay_s,
-                            self._rng,
-                            exc.retry_after_s,
+                            retry, engine.base_delay_s, self.max_delay_s, self._rng, retry_after_s
                         )
                     )
                     continue

@@ -10,6 +10,7 @@ import pytest
 
 from comix_resources.text import (
     EngineAnswer,
+    EngineConnectionError,
     EngineHTTPError,
     EngineJSONError,
     EngineTimeout,
@@ -53,6 +54,22 @@ def test_retries_with_backoff_only_for_429_and_5xx() -> None:
     assert [a.http_status for a in result.trail[:3]] == [429, 503, 401]
     assert len(sleeps) == 2
     assert 0.25 <= sleeps[0] <= 0.5 and 0.5 <= sleeps[1] <= 1.0  # base 0.5, doubling, jitter
+
+
+def test_a_dropped_connection_is_retried_a_timeout_is_not() -> None:
+    """A reset connection (an endpoint's accept queue full under load) heals on the next try;
+    a timed-out request may still be billed, so it moves on instead of asking again."""
+    sleeps: list[float] = []
+    dropped = RetryingStub("vlm", [EngineConnectionError("reset by peer")])
+    cascade = TextCascade([dropped, StubEngine()], sleep=sleeps.append, seed=1)
+    result = cascade.extract_pages([page("p", (1, 1, 1))])[0]
+    assert (result.status, result.engine, dropped.calls) == ("ok", "vlm", 2)
+    assert result.error_kinds == ("vlm:connection_error",) and len(sleeps) == 1
+    slow = RetryingStub("vlm", [EngineTimeout("no answer")])
+    result = TextCascade([slow, StubEngine()], sleep=sleeps.append).extract_pages(
+        [page("p", (1, 1, 1))]
+    )[0]
+    assert (result.engine, slow.calls, len(sleeps)) == ("stub", 1, 1)
 
 
 def test_retries_stop_at_max_retries() -> None:

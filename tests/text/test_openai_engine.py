@@ -107,9 +107,9 @@ def test_429_then_success_is_retried_on_openai(vlm_server: FakeVlmServer) -> Non
     assert (counts["ok"], counts["http_error"], counts["calls"]) == (1, 0, 2)
 
 
-def test_connection_refused_falls_through(closed_port: int) -> None:
+def test_connection_refused_is_retried_then_falls_through(closed_port: int) -> None:
     result = run(f"http://127.0.0.1:{closed_port}/v1", [], None)
-    assert (result.engine, result.error_kinds) == ("stub", ("openai:connection_error",))
+    assert (result.engine, result.error_kinds) == ("stub", ("openai:connection_error",) * 3)
 
 
 def test_missing_key_is_a_config_error(
