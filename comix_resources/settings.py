@@ -337,7 +337,7 @@ def _parse(name: str, raw: str) -> Any:
     if name in ("mlflow_ui", "dagster_ui"):
         return raw.rstrip("/")
     if name == "ocr_alphabet" and raw not in OCR_ALPHABETS:
-        raise ValueError(f"COMIX_OCR_ALPHABET must be latin or all, got {raw!r}")
+        raise ValueError(f"COMIX_OCR_ALPHABET must be {' or '.join(OCR_ALPHABETS)}, got {raw!r}")
     if name == "page_name_pattern":
         compile_page_name_pattern(raw)  # a bad pattern fails here, naming the variable
     return raw

@@ -146,6 +146,8 @@ class EngineError(Exception):
     """A failed attempt. Carries what the attempt cost, since a bad answer is still billed."""
 
     kind = "engine_error"
+    status: int | None = None  # the HTTP status, for an answer that came with one
+    retry_after_s: float | None = None  # how long the endpoint asked us to wait
 
     def __init__(
         self,

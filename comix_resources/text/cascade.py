@@ -39,7 +39,6 @@ from comix_resources.text.base import (
     Attempt,
     EngineAnswer,
     EngineError,
-    EngineHTTPError,
     PageInput,
     PageTextResult,
     TextEngine,
@@ -233,8 +232,7 @@ class TextCascade:
                 else:
                     answer = engine.extract(data, width, height)
             except EngineError as exc:
-                status = exc.status if isinstance(exc, EngineHTTPError) else None
-                slots.release(rate_limited=status == 429)
+                slots.release(rate_limited=exc.status == 429)
                 trail.append(
                     Attempt(
                         engine.name,
@@ -242,17 +240,20 @@ class TextCascade:
                         exc.kind,
                         time.monotonic() - began,
                         str(exc)[:_DETAIL_CHARS],
-                        status,
+                        exc.status,
                         prompt_tokens=exc.prompt_tokens,
                         completion_tokens=exc.completion_tokens,
                         cost_usd=exc.cost_usd,
                     )
                 )
                 if exc.retryable and retry < engine.max_retries:
-                    retry_after_s = exc.retry_after_s if isinstance(exc, EngineHTTPError) else None
                     self._sleep(
                         backoff_delay(
-                            retry, engine.base_delay_s, self.max_delay_s, self._rng, retry_after_s
+                            retry,
+                            engine.base_delay_s,
+                            self.max_delay_s,
+                            self._rng,
+                            exc.retry_after_s,
                         )
                     )
                     continue
