@@ -6,8 +6,10 @@ gutters work alike); closed shapes are filled so that a framed panel becomes
 one solid block whatever its art.  The filled mask is then cut recursively
 along gutters (rows or columns with next to no ink, the classical XY-cut),
 leaves are split further by connected components (slanted or irregular gutters
-that no straight line follows) and by "soft" cuts (two solid panels joined by a
-speech balloon that crosses the gutter), and boxes are scaled back to the page.
+that no straight line follows), by "soft" cuts (two solid panels joined by a
+speech balloon that crosses the gutter) and by cutting gutters that stop at a balloon
+and resume beyond it (layouts no straight gutter crosses), and boxes are scaled back to
+the page.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from PIL import Image
 from comix_resources.detection.base import COVER, Box, Detection, Panel, as_uint8, one_panel
 from comix_resources.detection.order import reading_order
 
-DETECTOR_VERSION = "1"
+DETECTOR_VERSION = "2"  # 2: gutters cut through the balloons that bridge them
+
+# Longest gap a gutter is cut through, as a share of the gutter's run before or after it.
+BRIDGE_SHARE = 0.6
+# Share of a block that the panels it is split into must cover.
+BRIDGED_COVER = 0.8
 
 # A region in analysis pixels: (x0, y0, x1, y1), ends exclusive.
 _Region = tuple[int, int, int, int]
@@ -645,6 +652,7 @@ class _Segmenter:
             box = (x0 + int(left), y0 + int(top), x0 + int(left + w), y0 + int(top + h))
             if self._sized(box) and area >= self.p.solid_fill * w * h:
                 blocks.append(box)
+        blocks = [piece for block in blocks for piece in self._split_bridged(block)]
         if len(blocks) >= 2:
             blocks = self._absorb_captions(blocks)
         if len(blocks) >= 2:
@@ -652,6 +660,61 @@ class _Segmenter:
         if self._block(r):
             return [(self._trim(r), self._fill(r))] if self._sized(r) else []
         return self._loose(r)
+
+    def _split_bridged(self, block: _Region) -> list[_Region]:
+        """A solid block as the panels it joins (``_bridged_blocks``), or as itself when its
+        pieces are not panels that tile it (fragments of one panel's art)."""
+        pieces = self._bridged_blocks(block)
+        if len(pieces) < 2 or not all(self._block(piece) for piece in pieces):
+            return [block]
+        if sum(_area(piece) for piece in pieces) < BRIDGED_COVER * _area(block):
+            return [block]
+        return pieces
+
+    def _bridged_blocks(self, r: _Region) -> list[_Region]:
+        """Solid blocks of a region once its gutters are cut through what bridges them.
+
+        On a layout that no straight gutter crosses (stepped tiers, a pinwheel, an L-shaped
+        panel), balloons or art lying across the gutters join the panels into one shape.
+        Each gutter still shows as a corridor of paper a gutter wide that stops at the
+        balloon and resumes beyond it, or meets the gutter it runs into. A corridor at least
+        a tenth of the page long is cut through such a gap when the gap is short: at most
+        ``BRIDGE_SHARE`` of the corridor's run and a seventh of the page (a wide panel under
+        a tier, where the tier's gutters resume below it, is as tall as they are long). A
+        corridor that does not resume (paper beside a figure) cuts nothing. The cuts of one
+        direction are paper for the other, so each direction is cut twice.
+        """
+        x0, y0, x1, y1 = r
+        if self._fill(r) >= 0.98 or not (
+            x1 - x0 >= 2 * self.p.min_width or y1 - y0 >= 2 * self.p.min_height
+        ):
+            return []  # one solid frame with no gutter inside, or no room for two panels
+        g = max(2, self.p.min_gutter)
+        cut = self.mask[y0:y1, x0:x1].copy()
+        for axis in (0, 1, 0, 1):  # 0: vertical corridors (columns), 1: horizontal (rows)
+            paper = (cut == 0).astype(np.uint8)
+            # a pixel of a corridor: paper for a gutter's width across it
+            kernel = np.ones((1, g) if axis == 0 else (g, 1), np.uint8)
+            corridor = cv2.erode(paper, kernel, anchor=(0, 0), borderValue=0)
+            # a gutter drawn by hand drifts by a pixel or two along its length
+            slack = np.ones((1, 5) if axis == 0 else (5, 1), np.uint8)
+            corridor = cv2.dilate(corridor, slack)
+            lines = corridor if axis == 0 else corridor.T
+            extent = self.mask.shape[axis == 1]  # the page's height (0) or width (1)
+            long_run = 0.1 * extent
+            bridge = max(3 * self.p.wide_gutter, 0.15 * extent)
+            for column, start, end in _short_gaps(lines, long_run, bridge):
+                if axis == 0:
+                    cut[start:end, column] = 0
+                else:
+                    cut[column, start:end] = 0
+        count, _, stats, _ = cv2.connectedComponentsWithStats(cut, connectivity=4)
+        blocks = []
+        for left, top, w, h, area in stats[1:count]:
+            box = (x0 + int(left), y0 + int(top), x0 + int(left + w), y0 + int(top + h))
+            if self._sized(box) and area >= self.p.solid_fill * w * h:
+                blocks.append(box)
+        return blocks
 
     def _absorb_captions(self, blocks: list[_Region]) -> list[_Region]:
         """Join every caption block to the block it sits on (see ``_join_captions``)."""
@@ -766,6 +829,23 @@ def _typical_gutter(boxes: list[_Region], axis: int) -> int:
         if near:
             gaps.append(min(near))
     return int(np.median(gaps)) if gaps else 0
+
+
+def _short_gaps(lines: np.ndarray, long_run: float, bridge: float) -> list[tuple[int, int, int]]:
+    """``(column, start, end)`` of every gap of at most ``bridge`` rows between two runs of
+    one column of ``lines`` (a 0/1 array), one of them at least ``long_run`` rows long."""
+    steps = np.diff(np.pad(lines.T.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    # nonzero walks column by column, each top to bottom: run k starts and ends at index k
+    columns, starts = np.nonzero(steps == 1)
+    _, ends = np.nonzero(steps == -1)
+    lengths = ends - starts
+    same = columns[1:] == columns[:-1]
+    gaps = starts[1:] - ends[:-1]
+    longest = np.maximum(lengths[1:], lengths[:-1])
+    # a gap as long as the gutter that leads to it is a panel across its line, not a balloon
+    short = (gaps <= bridge) & (gaps <= BRIDGE_SHARE * longest)
+    chosen = np.flatnonzero(same & short & (longest >= long_run))
+    return [(int(columns[k]), int(ends[k]), int(starts[k + 1])) for k in chosen]
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:

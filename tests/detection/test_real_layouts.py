@@ -88,3 +88,35 @@ def test_cover_is_one_panel_whatever_its_boxes() -> None:
     detection = ContourDetector().detect(page, page_type="cover")
     assert len(detection.panels) == 1
     assert iou(detection.panels[0].bbox, boxes[0]) >= 0.95
+
+
+def test_pinwheel_with_balloons_across_its_gutters_is_every_panel() -> None:
+    # No straight gutter crosses a pinwheel, and two balloons join its outer panels: the
+    # gutters are cut through the balloons where they resume on the far side.
+    boxes = [
+        (60, 80, 540, 420),  # top left, wide
+        (640, 80, 300, 820),  # top right, tall
+        (400, 940, 540, 480),  # bottom right, wide
+        (60, 540, 300, 880),  # bottom left, tall
+        (400, 540, 200, 360),  # the centre
+    ]
+    page = draw_page([box_polygon(*b) for b in boxes], SIZE)
+    draw_balloon(page, (540, 200, 160, 90), np.random.default_rng(3))  # top left / top right
+    draw_balloon(page, (300, 1150, 160, 90), np.random.default_rng(4))  # bottom left / right
+    found = _boxes(page)
+    assert len(found) == 5, found
+    assert all(max(iou(f, t) for f in found) >= 0.85 for t in boxes)
+
+
+def test_a_wide_panel_under_a_tier_is_not_cut_along_the_tier_gutters() -> None:
+    # The tier's gutters stop at the wide panel and resume in the tier below; the wide panel
+    # is as tall as those gutters are long, so it is a panel across them, not a balloon.
+    tier = [(60 + i * 300, 80, 280, 300) for i in range(3)]
+    wide = (60, 400, 880, 260)
+    lower = [(60 + i * 300, 680, 280, 300) for i in range(3)]
+    page = draw_page([box_polygon(*b) for b in (*tier, wide, *lower)], SIZE)
+    draw_balloon(page, (300, 330, 140, 100), np.random.default_rng(5))  # tier / wide panel
+    draw_balloon(page, (620, 610, 140, 100), np.random.default_rng(6))  # wide / lower tier
+    found = _boxes(page)
+    assert max(iou(f, wide) for f in found) >= 0.85, found
+    assert len(found) == 7, found
