@@ -31,6 +31,8 @@ DETECTOR_VERSION = "2"  # 2: gutters cut through the balloons that bridge them
 BRIDGE_SHARE = 0.6
 # Share of a block that the panels it is split into must cover.
 BRIDGED_COVER = 0.8
+# Fill from which a block is one solid frame with no gutter inside to cut.
+SOLID_FRAME_FILL = 0.98
 
 # A region in analysis pixels: (x0, y0, x1, y1), ends exclusive.
 _Region = tuple[int, int, int, int]
@@ -646,12 +648,7 @@ class _Segmenter:
         """A region no gutter line crosses: one panel, or panels with curved gutters."""
         x0, y0, x1, y1 = r
         sub = np.ascontiguousarray(self.mask[y0:y1, x0:x1])
-        count, _, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
-        blocks: list[_Region] = []
-        for left, top, w, h, area in stats[1:count]:
-            box = (x0 + int(left), y0 + int(top), x0 + int(left + w), y0 + int(top + h))
-            if self._sized(box) and area >= self.p.solid_fill * w * h:
-                blocks.append(box)
+        blocks = self._solid_components(sub, (x0, y0), connectivity=8)
         blocks = [piece for block in blocks for piece in self._split_bridged(block)]
         if len(blocks) >= 2:
             blocks = self._absorb_captions(blocks)
@@ -679,13 +676,13 @@ class _Segmenter:
         Each gutter still shows as a corridor of paper a gutter wide that stops at the
         balloon and resumes beyond it, or meets the gutter it runs into. A corridor at least
         a tenth of the page long is cut through such a gap when the gap is short: at most
-        ``BRIDGE_SHARE`` of the corridor's run and a seventh of the page (a wide panel under
+        ``BRIDGE_SHARE`` of the corridor's run and 0.15 of the page (a wide panel under
         a tier, where the tier's gutters resume below it, is as tall as they are long). A
         corridor that does not resume (paper beside a figure) cuts nothing. The cuts of one
         direction are paper for the other, so each direction is cut twice.
         """
         x0, y0, x1, y1 = r
-        if self._fill(r) >= 0.98 or not (
+        if self._fill(r) >= SOLID_FRAME_FILL or not (
             x1 - x0 >= 2 * self.p.min_width or y1 - y0 >= 2 * self.p.min_height
         ):
             return []  # one solid frame with no gutter inside, or no room for two panels
@@ -708,8 +705,16 @@ class _Segmenter:
                     cut[start:end, column] = 0
                 else:
                     cut[column, start:end] = 0
-        count, _, stats, _ = cv2.connectedComponentsWithStats(cut, connectivity=4)
-        blocks = []
+        return self._solid_components(cut, (x0, y0), connectivity=4)
+
+    def _solid_components(
+        self, mask: np.ndarray, origin: tuple[int, int], connectivity: int
+    ) -> list[_Region]:
+        """Boxes, in page coordinates, of the mask's connected shapes that are panel-sized
+        and solid (a filled panel, not a stroke of loose art)."""
+        x0, y0 = origin
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=connectivity)
+        blocks: list[_Region] = []
         for left, top, w, h, area in stats[1:count]:
             box = (x0 + int(left), y0 + int(top), x0 + int(left + w), y0 + int(top + h))
             if self._sized(box) and area >= self.p.solid_fill * w * h:
